@@ -1,0 +1,3 @@
+import { startBackground } from "../src/ui/index.js";
+
+export default defineBackground({ type: 'module', main: () => startBackground() });
