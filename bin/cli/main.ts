@@ -1,0 +1,59 @@
+import { EXIT_BAD_INPUT, EXIT_USAGE, UsageError, type Command, type CommandIo } from './io.js';
+
+/**
+ * Subcommands: name → loader. Each command module exports `run: Command`. Loaded lazily so that
+ * `pvault --help` does not pay for libp2p or the FHIR definitions.
+ */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Command }> }> = {
+};
+
+const USAGE = () => `pvault — Patient Vault command line
+
+Usage: pvault <command> [options]
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(14)} ${c.summary}`)
+  .join('\n')}
+
+Run 'pvault <command> --help' for a command's options.
+Exit codes: 0 ok, 1 bad input or data, 2 wrong usage.
+The passphrase comes from PVAULT_PASSPHRASE, else it is asked on the terminal without echo.
+`;
+
+const processIo: CommandIo = {
+  stdout: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+  stderr: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+};
+
+/** Runs `pvault argv…` and returns its exit code. Two-word commands (`log generate`) are matched first. */
+export async function main(argv: string[], io: CommandIo = processIo): Promise<number> {
+  const [first, second] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    (first === undefined ? io.stderr : io.stdout)(USAGE());
+    return first === undefined ? EXIT_USAGE : 0;
+  }
+  const twoWord = second !== undefined ? `${first} ${second}` : undefined;
+  const name = twoWord !== undefined && twoWord in COMMANDS ? twoWord : first;
+  const command = COMMANDS[name];
+  if (!command) {
+    io.stderr(`pvault: unknown command '${first}'\n\n${USAGE()}`);
+    return EXIT_USAGE;
+  }
+  const rest = argv.slice(name.split(' ').length);
+  try {
+    const { run } = await command.load();
+    return await run(rest, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`pvault ${name}: ${error.message}\nRun 'pvault ${name} --help' for usage.`);
+      return EXIT_USAGE;
+    }
+    // Every layer's errors carry a stable code and a message safe to show (no health data, no keys).
+    if (error instanceof Error && typeof (error as { code?: unknown }).code === 'string') {
+      io.stderr(`pvault ${name}: ${error.message} [${(error as Error & { code: string }).code}]`);
+      return EXIT_BAD_INPUT;
+    }
+    throw error;
+  }
+}
