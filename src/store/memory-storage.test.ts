@@ -1,0 +1,4 @@
+import { MemoryStorage } from './memory-storage.js';
+import { runStorageConformance } from './storage-conformance.js';
+
+runStorageConformance('memory', () => Promise.resolve({ storage: new MemoryStorage() }));
