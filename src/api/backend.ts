@@ -1,0 +1,207 @@
+import type { ImportParams, Purpose, Scope, ShareParams } from './schemas.js';
+
+/**
+ * What the extension needs from the vault engine. The page API and the UI are written against
+ * this, not against src/node directly, so they can be built and tested while the engine lands;
+ * the engine host in the extension adapts whatever exists (src/store, src/records, then src/node)
+ * to it. Optional parts are absent until the engine provides them; callers check.
+ *
+ * Nothing here returns key material. Records are returned only by methods whose callers have
+ * checked the user's approval.
+ */
+export interface VaultBackend {
+  /** Whether a vault exists and is unlocked, and which optional parts this engine provides. */
+  status(): Promise<VaultStatus>;
+  /** Creates a vault on this device with a passphrase; it is unlocked afterwards. */
+  create(options: CreateOptions): Promise<void>;
+  /** Unlocks with the passphrase; throws a {@link BackendError} `WRONG_PASSPHRASE` on a wrong one. */
+  unlock(passphrase: string): Promise<void>;
+  /** Drops all key material. */
+  lock(): Promise<void>;
+  /** Minutes of inactivity before auto-lock (0 = never). */
+  setAutoLock(minutes: number): Promise<void>;
+  /** The vault sealed under its passphrase, as one file. */
+  exportBackup(): Promise<Uint8Array>;
+  /** Restores a backup onto this (empty) device; the passphrase is the backup's. */
+  restoreBackup(backup: Uint8Array, passphrase: string): Promise<void>;
+  /** Calls `fn` for every change; returns an unsubscribe function. */
+  subscribe(fn: (event: BackendEvent) => void): () => void;
+
+  /** Records (src/records). */
+  readonly records?: RecordsBackend;
+  /** Patient-side sharing (src/grants + src/sync via src/node). */
+  readonly sharing?: SharingBackend;
+  /** Provider-side: what others shared with this device. */
+  readonly provider?: ProviderBackend;
+}
+
+/** Options of {@link VaultBackend.create}. */
+export interface CreateOptions {
+  readonly passphrase: string;
+  /** A name shown to parties this vault shares with (a provider's display name). */
+  readonly displayName?: string;
+}
+
+/** Optional parts of the engine this build provides. */
+export type Capability = 'records' | 'sharing' | 'provider';
+
+/** The vault's state as the UI and pages see it (pages see only `state`). */
+export interface VaultStatus {
+  readonly state: 'none' | 'locked' | 'unlocked';
+  /** This device's did:key (only when unlocked). */
+  readonly did?: string;
+  readonly displayName?: string;
+  /** Minutes; 0 = never. */
+  readonly autoLockMinutes: number;
+  readonly capabilities: readonly Capability[];
+}
+
+/** Record storage and queries. */
+export interface RecordsBackend {
+  /** Parses and validates without storing: what the user is asked to approve. */
+  preview(input: ImportParams): Promise<ImportPreview>;
+  /** Imports (all or nothing); `onProgress` is called as resources are stored. */
+  import(input: ImportParams, onProgress?: (done: number, total: number) => void): Promise<ImportSummary>;
+  /** Newest first. */
+  timeline(query: RecordQuery): Promise<RecordView[]>;
+  /** A lab series for one LOINC code. */
+  labSeries(loinc: string): Promise<LabSeries>;
+  /** Codes with at least one numeric result, for choosing a chart. */
+  labCodes(): Promise<LabCode[]>;
+}
+
+/** Counted name, e.g. `{ name: 'Observation', count: 12 }` (an array, never an object keyed by page data). */
+export interface Count {
+  readonly name: string;
+  readonly count: number;
+}
+
+/** What an import would add, shown to the user before they approve. */
+export interface ImportPreview {
+  readonly total: number;
+  readonly byType: readonly Count[];
+  readonly byScope: readonly Count[];
+  /** Resources that land in sensitive scopes. */
+  readonly sensitive: number;
+  /** For SMART Health Cards: who issued each, and whether the signature verified. */
+  readonly cards: readonly { readonly issuer: string; readonly verified: boolean }[];
+}
+
+/** What an import did. */
+export interface ImportSummary {
+  readonly added: number;
+  readonly updated: number;
+  readonly unchanged: number;
+  readonly byScope: readonly Count[];
+}
+
+/** A query for {@link RecordsBackend.timeline}. */
+export interface RecordQuery {
+  readonly scope?: Scope;
+  readonly resourceType?: string;
+  readonly limit?: number;
+}
+
+/** One record, readable. `resource` is the FHIR JSON. */
+export interface RecordView {
+  readonly id: string;
+  readonly resourceType: string;
+  readonly scope: Scope;
+  /** ISO date of the clinical event, when it has one. */
+  readonly date?: string;
+  /** One line for lists. */
+  readonly display: string;
+  readonly resource: Readonly<Record<string, unknown>>;
+  readonly provenance: {
+    readonly issuer?: string;
+    readonly verified: boolean;
+    readonly importedAt: string;
+  };
+}
+
+/** A LOINC code with results. */
+export interface LabCode {
+  readonly loinc: string;
+  readonly display: string;
+  readonly count: number;
+}
+
+/** Numeric results of one LOINC code in one unit, oldest first. */
+export interface LabSeries {
+  readonly loinc: string;
+  readonly display: string;
+  readonly unit: string;
+  readonly points: readonly { readonly t: string; readonly value: number }[];
+}
+
+/** A grant as both sides show it. */
+export interface GrantView {
+  readonly id: string;
+  readonly patient: { readonly did: string; readonly name?: string };
+  readonly grantee: { readonly did: string; readonly name: string };
+  readonly scopes: readonly Scope[];
+  readonly purpose: Purpose;
+  readonly expiresAt: string;
+  /** `invalid`: the grant failed verification (shown as a warning badge). */
+  readonly status: 'live' | 'revoked' | 'expired' | 'invalid';
+}
+
+/** Patient-side sharing. */
+export interface SharingBackend {
+  /** Grants `request` (as the user edited it) and returns the grant. */
+  grant(request: ShareParams): Promise<GrantView>;
+  revoke(grantId: string): Promise<void>;
+  grants(): Promise<GrantView[]>;
+  /** An invitation a provider can redeem: a link and the text of its QR code. */
+  createInvitation(options: { scopes: readonly Scope[]; purpose: Purpose; expiresInDays: number }): Promise<{ link: string }>;
+  /** Access receipts, newest first. */
+  accessTrail(): Promise<AccessReceipt[]>;
+}
+
+/** One access receipt: who pulled which scope when. */
+export interface AccessReceipt {
+  readonly id: string;
+  readonly who: { readonly did: string; readonly name?: string };
+  readonly scope: Scope;
+  readonly at: string;
+  readonly grantId: string;
+}
+
+/** Provider side. */
+export interface ProviderBackend {
+  /** Grants others gave this device, verified. */
+  shared(options: { includeEnded: boolean }): Promise<GrantView[]>;
+  /** Records of a patient this device holds a live grant from. */
+  records(query: { patient: string; scope?: Scope; resourceType?: string; limit: number; cursor?: string }): Promise<{ records: RecordView[]; cursor?: string }>;
+}
+
+/** Events from the engine. */
+export type BackendEvent =
+  | { readonly type: 'lock'; readonly locked: boolean }
+  | { readonly type: 'records' }
+  | { readonly type: 'grants'; readonly grantId?: string }
+  | { readonly type: 'shared-with-me' };
+
+/** Stable codes of {@link BackendError}. */
+export type BackendErrorCode =
+  | 'NO_VAULT'
+  | 'VAULT_EXISTS'
+  | 'LOCKED'
+  | 'WRONG_PASSPHRASE'
+  | 'INVALID_INPUT'
+  | 'NOT_FOUND'
+  | 'NOT_AVAILABLE'
+  | 'FAILED';
+
+/** A failure the engine reports; `reason` carries the lower layer's own code when there is one. */
+export class BackendError extends Error {
+  override readonly name = 'BackendError';
+  readonly code: BackendErrorCode;
+  readonly reason: string | undefined;
+
+  constructor(code: BackendErrorCode, message: string, options?: { cause?: unknown; reason?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.reason = options?.reason;
+  }
+}
