@@ -1,0 +1,47 @@
+import type { Connection, DialOptions, Stream, PeerId, StreamHandler, StreamHandlerOptions } from '@libp2p/interface';
+import type { Multiaddr } from '@multiformats/multiaddr';
+import { didFromPeerId, type Did } from './lower.js';
+import { SyncError } from './errors.js';
+
+/**
+ * The part of a libp2p node a protocol needs. A `Libp2p` satisfies it; protocols take it as a
+ * component instead of importing a global node, so tests can give each its own.
+ */
+export interface ProtocolHost {
+  handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void>;
+  unhandle(protocol: string): Promise<void>;
+  dial(peer: PeerId | Multiaddr | Multiaddr[], options?: DialOptions): Promise<Connection>;
+  hangUp(peer: PeerId | Multiaddr): Promise<void>;
+}
+
+/** Where a protocol may be dialed: a PeerId already known to the peer store, or addresses. */
+export type DialTarget = PeerId | Multiaddr | Multiaddr[];
+
+/**
+ * The did of a connection's remote peer. Noise has proven the peer holds this key, so this is
+ * who the remote is; a peer with a non-Ed25519 key has no did and is refused.
+ */
+export function remoteDidOf(connection: Pick<Connection, 'remotePeer'>): Did {
+  try {
+    return didFromPeerId(connection.remotePeer);
+  } catch (cause) {
+    throw new SyncError('NOT_AUTHORIZED', 'remote peer is not identified by an Ed25519 key', { cause });
+  }
+}
+
+/**
+ * Opens a protocol stream to `peer`, dialing if needed, and names the remote. Relayed (limited)
+ * connections are allowed by default: browsers reach each other through the relay (STACK.md).
+ */
+export async function openStream(
+  host: ProtocolHost,
+  peer: DialTarget,
+  protocol: string,
+  options: { signal?: AbortSignal; runOnLimitedConnection?: boolean } = {},
+): Promise<{ stream: Stream; connection: Connection; remote: Did }> {
+  const signal = options.signal ? { signal: options.signal } : {};
+  const connection = await host.dial(peer, signal);
+  const remote = remoteDidOf(connection);
+  const stream = await connection.newStream(protocol, { runOnLimitedConnection: options.runOnLimitedConnection ?? true, ...signal });
+  return { stream, connection, remote };
+}
