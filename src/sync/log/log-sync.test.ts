@@ -24,7 +24,7 @@ class SignedLog implements LogReplica {
     const header = encodeCanonical({ vault: this.vault, author: author.did, seq: mine.length, prev, reader, bodyHash: sha256(body) });
     const signature = await sign(author, header);
     const id = toBase64Url(sha256(concatBytes(header, signature)));
-    this.entries.push({ id, author: author.did, seq: mine.length, reader, entry: { header, signature, body } });
+    this.entries.push({ id, author: author.did, seq: mine.length, reader, entry: { header, signature: new Uint8Array(signature), body } });
     return id;
   }
 
