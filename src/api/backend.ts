@@ -24,6 +24,8 @@ export interface VaultBackend {
   exportBackup(): Promise<Uint8Array>;
   /** Restores a backup onto this (empty) device; the passphrase is the backup's. */
   restoreBackup(backup: Uint8Array, passphrase: string): Promise<void>;
+  /** Records user activity in the extension's pages: restarts the auto-lock timer. */
+  touch(): void;
   /** Calls `fn` for every change; returns an unsubscribe function. */
   subscribe(fn: (event: BackendEvent) => void): () => void;
 

@@ -38,3 +38,6 @@ export const MAX_QUEUED_PROMPTS_PER_ORIGIN = 3;
 export const MAX_QUEUED_PROMPTS = 64;
 /** A prompt nobody answers is withdrawn (4001) after this long. */
 export const PROMPT_TIMEOUT_MS = 10 * 60 * 1000;
+
+/** Tag on every window message of ours, with the protocol version. */
+export const PAGE_TAG = 'patientVault/1';

@@ -119,6 +119,11 @@ export class PageApiDispatcher {
     };
   }
 
+  /** The origin's pages are all gone: its waiting prompts are withdrawn (they answer 4001). */
+  withdrawPrompts(origin: string): void {
+    this.#init.approvals.withdraw(origin);
+  }
+
   /** The user disconnected `origin` in settings: its prompts are withdrawn, its permission dropped. */
   async disconnect(origin: string): Promise<void> {
     this.#init.approvals.withdraw(origin);

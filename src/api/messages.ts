@@ -1,0 +1,181 @@
+import { z } from 'zod';
+import { MAX_NAME_CHARS, MAX_REQUEST_CHARS, PAGE_TAG } from './constants.js';
+import { PURPOSES, SCOPES } from './schemas.js';
+
+/**
+ * Every message that crosses a boundary inside the extension, as zod schemas: page world ↔
+ * content script (window.postMessage), content script ↔ engine host and UI ↔ engine host
+ * (runtime ports), and the service worker's control messages. Each side parses what arrives
+ * before acting on it; anything that does not parse is dropped.
+ *
+ * Chromium's runtime messaging serialises to JSON, so every payload is plain JSON (binary goes
+ * as base64url text).
+ */
+
+export { PAGE_TAG };
+/** Runtime port name of content scripts. */
+export const PAGE_PORT = 'patientVault/page';
+/** Runtime port name of extension pages (popup, vault tab, approval window). */
+export const UI_PORT = 'patientVault/ui';
+/** Largest request id a page may use. */
+const MAX_ID = 2 ** 31 - 1;
+
+const channel = z.string().regex(/^[0-9a-f]{32}$/);
+const requestId = z.number().int().min(1).max(MAX_ID);
+
+const rpcError = z.strictObject({
+  code: z.number().int(),
+  message: z.string().max(1000),
+  data: z
+    .strictObject({ path: z.string().max(300).optional(), retryAfterMs: z.number().optional(), reason: z.string().max(64).optional() })
+    .optional(),
+});
+/** A response to a page call. */
+export const pageResponse = z.discriminatedUnion('ok', [
+  z.strictObject({ ok: z.literal(true), result: z.unknown() }),
+  z.strictObject({ ok: z.literal(false), error: rpcError }),
+]);
+
+/** An event for a page. */
+export const pageEvent = z.discriminatedUnion('event', [
+  z.strictObject({ event: z.literal('lockChanged'), data: z.strictObject({ locked: z.boolean() }) }),
+  z.strictObject({
+    event: z.literal('shareChanged'),
+    data: z.strictObject({ grantId: z.string().max(200).optional(), status: z.enum(['live', 'revoked', 'expired', 'invalid']).optional() }),
+  }),
+]);
+
+/** Page world → content script. */
+export const pageToContent = z.discriminatedUnion('kind', [
+  z.strictObject({ pv: z.literal(PAGE_TAG), dir: z.literal('to-content'), channel, kind: z.literal('hello') }),
+  z.strictObject({
+    pv: z.literal(PAGE_TAG),
+    dir: z.literal('to-content'),
+    channel,
+    kind: z.literal('request'),
+    id: requestId,
+    body: z.string().max(MAX_REQUEST_CHARS),
+  }),
+  z.strictObject({ pv: z.literal(PAGE_TAG), dir: z.literal('to-content'), channel, kind: z.literal('subscribe') }),
+]);
+/** A message of {@link pageToContent}. */
+export type PageToContent = z.output<typeof pageToContent>;
+
+/** Content script → page world. */
+export const contentToPage = z.discriminatedUnion('kind', [
+  z.strictObject({ pv: z.literal(PAGE_TAG), dir: z.literal('to-page'), kind: z.literal('syn') }),
+  z.strictObject({ pv: z.literal(PAGE_TAG), dir: z.literal('to-page'), channel, kind: z.literal('ready') }),
+  z.strictObject({ pv: z.literal(PAGE_TAG), dir: z.literal('to-page'), channel, kind: z.literal('response'), id: requestId, response: pageResponse }),
+  z.strictObject({ pv: z.literal(PAGE_TAG), dir: z.literal('to-page'), channel, kind: z.literal('event'), event: pageEvent }),
+]);
+/** A message of {@link contentToPage}. */
+export type ContentToPage = z.output<typeof contentToPage>;
+
+/** Content script → engine host, over a {@link PAGE_PORT} port. */
+export const contentToHost = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('request'), id: requestId, origin: z.string().max(300), body: z.string().max(MAX_REQUEST_CHARS) }),
+  z.strictObject({ kind: z.literal('subscribe'), origin: z.string().max(300) }),
+]);
+/** A message of {@link contentToHost}; `origin` is the content script's `location.origin`, checked against the browser's sender. */
+export type ContentToHost = z.output<typeof contentToHost>;
+
+/** Engine host → content script. */
+export const hostToContent = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('response'), id: requestId, response: pageResponse }),
+  z.strictObject({ kind: z.literal('event'), event: pageEvent }),
+]);
+/** A message of {@link hostToContent}. */
+export type HostToContent = z.output<typeof hostToContent>;
+
+const scope = z.enum(SCOPES);
+const passphrase = z.string().min(1).max(1024);
+const shareEdits = z.strictObject({
+  scopes: z.array(scope).min(1).max(SCOPES.length),
+  purpose: z.enum(PURPOSES),
+  expiresInDays: z.number().int().min(1).max(3650),
+});
+/** A decision from the approval window. */
+export const decision = z.union([
+  z.strictObject({ approved: z.literal(true), edits: shareEdits.optional() }),
+  z.strictObject({ approved: z.literal(false), reason: z.literal('denied') }),
+]);
+/** Params of a UI import (the UI reads files and QR images and hands over text or JSON). */
+const importInput = z.discriminatedUnion('format', [
+  z.strictObject({ format: z.literal('fhir'), data: z.looseObject({ resourceType: z.string() }) }),
+  z.strictObject({ format: z.literal('smart-health-card'), data: z.string().max(1024 * 1024) }),
+]);
+
+/** Commands extension pages send the engine host. */
+export const uiCommand = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('status') }),
+  z.strictObject({ type: z.literal('create'), passphrase, displayName: z.string().min(1).max(MAX_NAME_CHARS).optional() }),
+  z.strictObject({ type: z.literal('unlock'), passphrase }),
+  z.strictObject({ type: z.literal('lock') }),
+  z.strictObject({ type: z.literal('touch') }),
+  z.strictObject({ type: z.literal('setAutoLock'), minutes: z.number().int().min(0).max(24 * 60) }),
+  z.strictObject({ type: z.literal('exportBackup') }),
+  z.strictObject({ type: z.literal('restoreBackup'), backup: z.string().max(200 * 1024 * 1024), passphrase }),
+  z.strictObject({ type: z.literal('prompts') }),
+  z.strictObject({ type: z.literal('decide'), promptId: z.string().max(100), decision }),
+  z.strictObject({ type: z.literal('origins') }),
+  z.strictObject({ type: z.literal('disconnectOrigin'), origin: z.string().max(300) }),
+  z.strictObject({ type: z.literal('previewImport'), input: importInput }),
+  z.strictObject({ type: z.literal('importRecords'), input: importInput, progressId: z.string().max(100).optional() }),
+  z.strictObject({
+    type: z.literal('timeline'),
+    scope: scope.optional(),
+    resourceType: z.string().max(64).optional(),
+    limit: z.number().int().min(1).max(100_000).optional(),
+  }),
+  z.strictObject({ type: z.literal('labCodes') }),
+  z.strictObject({ type: z.literal('labSeries'), loinc: z.string().regex(/^[0-9]{1,7}-[0-9]$/) }),
+  z.strictObject({ type: z.literal('grants') }),
+  z.strictObject({ type: z.literal('revokeGrant'), grantId: z.string().max(200) }),
+  z.strictObject({ type: z.literal('createInvitation'), scopes: z.array(scope).min(1), purpose: z.enum(PURPOSES), expiresInDays: z.number().int().min(1).max(3650) }),
+  z.strictObject({ type: z.literal('accessTrail') }),
+  z.strictObject({ type: z.literal('providerShared'), includeEnded: z.boolean() }),
+  z.strictObject({ type: z.literal('providerRecords'), patient: z.string().max(200), scope: scope.optional(), limit: z.number().int().min(1).max(500) }),
+]);
+/** A command of {@link uiCommand}. */
+export type UiCommand = z.output<typeof uiCommand>;
+
+/** Extension page → engine host, over a {@link UI_PORT} port. */
+export const uiToHost = z.strictObject({ kind: z.literal('call'), id: requestId, command: uiCommand });
+/** A message of {@link uiToHost}. */
+export type UiToHost = z.output<typeof uiToHost>;
+
+/** Events the host pushes to extension pages. */
+export const uiEvent = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('status') }),
+  z.strictObject({ type: z.literal('prompts'), count: z.number().int().min(0) }),
+  z.strictObject({ type: z.literal('origins') }),
+  z.strictObject({ type: z.literal('records') }),
+  z.strictObject({ type: z.literal('grants') }),
+  z.strictObject({ type: z.literal('progress'), progressId: z.string().max(100), done: z.number(), total: z.number() }),
+]);
+/** An event of {@link uiEvent}. */
+export type UiEvent = z.output<typeof uiEvent>;
+
+/** A UI error: a stable code the view can act on, and a message it can show. */
+export const uiError = z.strictObject({ code: z.string().max(64), message: z.string().max(1000) });
+/** Engine host → extension page. */
+export const hostToUi = z.union([
+  z.strictObject({ kind: z.literal('result'), id: requestId, ok: z.literal(true), value: z.unknown() }),
+  z.strictObject({ kind: z.literal('result'), id: requestId, ok: z.literal(false), error: uiError }),
+  z.strictObject({ kind: z.literal('event'), event: uiEvent }),
+]);
+/** A message of {@link hostToUi}. */
+export type HostToUi = z.output<typeof hostToUi>;
+
+/**
+ * Control messages by `runtime.sendMessage`: `wake` (make sure the engine host runs; answered by
+ * the service worker on Chromium, by the background page on Firefox), `open-approval` and
+ * `badge` (the host asks the service worker, which alone may open windows and set the badge).
+ */
+export const controlMessage = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('patientVault/wake') }),
+  z.strictObject({ type: z.literal('patientVault/open-approval') }),
+  z.strictObject({ type: z.literal('patientVault/badge'), count: z.number().int().min(0).max(10_000) }),
+]);
+/** A message of {@link controlMessage}. */
+export type ControlMessage = z.output<typeof controlMessage>;
