@@ -23,6 +23,7 @@ export function assertString(value: unknown, label: string, allowEmpty = false):
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
+  if (value instanceof ArrayBuffer) return 'ArrayBuffer';
   if (ArrayBuffer.isView(value)) return value.constructor.name;
   return typeof value;
 }
@@ -30,7 +31,10 @@ function describe(value: unknown): string {
 /** Concatenates byte arrays. */
 export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
   let length = 0;
-  for (const part of parts) length += part.length;
+  for (const [i, part] of parts.entries()) {
+    assertBytes(part, `parts[${i}]`);
+    length += part.length;
+  }
   const out = new Uint8Array(length);
   let offset = 0;
   for (const part of parts) {
@@ -42,6 +46,8 @@ export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
 
 /** Constant-time equality of two byte arrays (time depends on length only). */
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  assertBytes(a, 'a');
+  assertBytes(b, 'b');
   if (a.length !== b.length) return false;
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
@@ -61,11 +67,14 @@ const strictDecoder = new TextDecoder('utf-8', { fatal: true });
 
 /** UTF-8 encoding of a string. */
 export function utf8(text: string): Uint8Array {
+  // TextEncoder would silently encode String(null) = "null": refuse anything but a string.
+  assertString(text, 'text', true);
   return encoder.encode(text);
 }
 
 /** Strict UTF-8 decoding (invalid sequences throw). */
 export function fromUtf8(bytes: Uint8Array): string {
+  assertBytes(bytes, 'bytes');
   try {
     return strictDecoder.decode(bytes);
   } catch (cause) {
@@ -75,6 +84,7 @@ export function fromUtf8(bytes: Uint8Array): string {
 
 /** Lower-case hex. */
 export function toHex(bytes: Uint8Array): string {
+  assertBytes(bytes, 'bytes');
   let out = '';
   for (const b of bytes) out += b.toString(16).padStart(2, '0');
   return out;
@@ -96,6 +106,7 @@ for (let i = 0; i < B64URL.length; i++) B64URL_INDEX[B64URL.charCodeAt(i)] = i;
 
 /** base64url without padding (RFC 4648 §5). */
 export function toBase64Url(bytes: Uint8Array): string {
+  assertBytes(bytes, 'bytes');
   let out = '';
   let i = 0;
   for (; i + 2 < bytes.length; i += 3) {
@@ -142,11 +153,13 @@ export function fromBase64Url(text: string, label = 'base64url'): Uint8Array {
 
 /** base58btc without the multibase prefix. */
 export function toBase58(bytes: Uint8Array): string {
+  assertBytes(bytes, 'bytes');
   return base58btc.baseEncode(bytes);
 }
 
 /** Parses base58btc without the multibase prefix. */
 export function fromBase58(text: string, label = 'base58'): Uint8Array {
+  if (typeof text !== 'string') throw new CryptoError('INVALID_INPUT', `"${label}" expected string, got ${describe(text)}`);
   try {
     return base58btc.baseDecode(text);
   } catch (cause) {
