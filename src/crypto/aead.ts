@@ -1,4 +1,4 @@
-import { assertBytes, concatBytes, randomBytes } from './bytes.js';
+import { assertBytes, concatBytes, equalBytes, randomBytes } from './bytes.js';
 import { CryptoError } from './errors.js';
 import type { Ciphertext, SymmetricKey } from './types.js';
 
@@ -9,14 +9,20 @@ export const AEAD_TAG_BYTES = 16;
 /** Largest plaintext sealed in one call (attachments are chunked at 1 MiB). */
 export const AEAD_MAX_PLAINTEXT = 64 * 1024 * 1024;
 
-const importedKeys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
+/**
+ * Imported WebCrypto keys, by the key array they came from, with a copy of the bytes they were
+ * imported from. The copy is compared on every use: a caller that overwrites a key array in place
+ * (zeroing it on lock, or reusing a buffer for another key) must get the key the bytes now hold,
+ * never the stale import. An entry lives as long as the caller's array; drop the array to drop it.
+ */
+const importedKeys = new WeakMap<Uint8Array, { readonly bytes: Uint8Array; readonly key: Promise<CryptoKey> }>();
 
 function aesKey(key: Uint8Array): Promise<CryptoKey> {
-  let imported = importedKeys.get(key);
-  if (!imported) {
-    imported = globalThis.crypto.subtle.importKey('raw', key as Uint8Array<ArrayBuffer>, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
-    importedKeys.set(key, imported);
-  }
+  const cached = importedKeys.get(key);
+  if (cached && equalBytes(cached.bytes, key)) return cached.key;
+  const bytes = key.slice();
+  const imported = globalThis.crypto.subtle.importKey('raw', bytes, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+  importedKeys.set(key, { bytes, key: imported });
   return imported;
 }
 
