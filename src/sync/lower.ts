@@ -19,6 +19,7 @@ export {
   sign,
   verify,
   publicKeyFromDid,
+  didFromPublicKey,
   concatBytes,
   CryptoError,
   type Did,
