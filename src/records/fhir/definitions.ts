@@ -7,9 +7,11 @@
  * an asset URL that is fetched. A host may also inject its own loader ({@link setDefinitionsLoader}).
  */
 import './websocket-constants.js';
+import type * as NodeFs from 'node:fs/promises';
+import type * as NodeUrl from 'node:url';
 import { RecordsError } from '../errors.js';
 import { DEFINITIONS_FORMAT, inflateSchema, type StoredDefinitions } from './definitions-format.js';
-import { getAllDataTypes } from './medplum.js';
+import { MEDPLUM_VERSION, getAllDataTypes } from './medplum.js';
 
 /** Returns the parsed content of r4-definitions.json. */
 export type DefinitionsLoader = () => Promise<unknown>;
@@ -28,9 +30,9 @@ async function defaultLoader(): Promise<unknown> {
   if (DEFINITIONS_URL.protocol === 'file:') {
     // Node (CLI, tests): read from disk. The specifier is a variable so bundlers leave it alone.
     const fsModule = 'node:fs/promises';
-    const fs = (await import(/* @vite-ignore */ fsModule)) as typeof import('node:fs/promises');
+    const fs = (await import(/* @vite-ignore */ fsModule)) as typeof NodeFs;
     const urlModule = 'node:url';
-    const { fileURLToPath } = (await import(/* @vite-ignore */ urlModule)) as typeof import('node:url');
+    const { fileURLToPath } = (await import(/* @vite-ignore */ urlModule)) as typeof NodeUrl;
     return JSON.parse(await fs.readFile(fileURLToPath(DEFINITIONS_URL), 'utf8')) as unknown;
   }
   const response = await fetch(DEFINITIONS_URL);
@@ -76,6 +78,10 @@ async function load(): Promise<LoadedDefinitions> {
   }
   if (!isStoredDefinitions(raw)) {
     throw new RecordsError('DEFINITIONS_UNAVAILABLE', `The FHIR R4 definitions file is not in format ${DEFINITIONS_FORMAT}: rebuild it with scripts/build-fhir-definitions.ts`);
+  }
+  // The schemas are @medplum/core's internal objects: another version may read them differently.
+  if (MEDPLUM_VERSION !== raw.medplumVersion && !MEDPLUM_VERSION.startsWith(`${raw.medplumVersion}-`)) {
+    throw new RecordsError('DEFINITIONS_UNAVAILABLE', 'The FHIR R4 definitions file was built for another @medplum/core version: rebuild it with scripts/build-fhir-definitions.ts');
   }
   register(raw);
   return {

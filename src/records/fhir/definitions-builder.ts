@@ -1,12 +1,12 @@
 /**
- * The pure part of scripts/build-fhir-definitions.ts: raw definition bundles in, the text of
+ * The pure part of the definitions build (build-definitions.ts, run by scripts/build-fhir-definitions.sh): raw definition bundles in, the text of
  * r4-definitions.json out (deterministic, so a test can compare it with the committed file).
  */
-import { parseStructureDefinition } from '../src/records/fhir/medplum.js';
-import type { InternalSchemaElement, InternalTypeSchema } from '../src/records/fhir/medplum.js';
+import { parseStructureDefinition } from './medplum.js';
+import type { InternalSchemaElement, InternalTypeSchema } from './medplum.js';
 import type { Bundle, CodeSystem, CodeSystemConcept, StructureDefinition, ValueSet } from '@medplum/fhirtypes';
-import { ACCEPTED_RESOURCE_TYPES } from '../src/records/scopes.js';
-import { DEFINITIONS_FORMAT, type StoredDefinitions, type StoredElement, type StoredSchema } from '../src/records/fhir/definitions-format.js';
+import { ACCEPTED_RESOURCE_TYPES } from '../scopes.js';
+import { DEFINITIONS_FORMAT, type StoredDefinitions, type StoredElement, type StoredSchema } from './definitions-format.js';
 
 export interface BuildInput {
   types: unknown;
