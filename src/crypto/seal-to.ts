@@ -3,7 +3,7 @@ import { assertBytes, concatBytes, utf8 } from './bytes.js';
 import { publicKeyFromDid } from './did.js';
 import { CryptoError } from './errors.js';
 import { hkdfSha256 } from './hash.js';
-import type { Identity } from './identity.js';
+import { checkIdentity, type Identity } from './identity.js';
 import { open, seal } from './aead.js';
 import type { Ciphertext, SymmetricKey } from './types.js';
 
@@ -22,11 +22,22 @@ import type { Ciphertext, SymmetricKey } from './types.js';
 const SEAL_TO_VERSION = 0x01;
 const INFO = utf8('patient-vault/seal-to/v1');
 
-function boxKey(shared: Uint8Array, ephemeralPublic: Uint8Array, recipientX: Uint8Array): SymmetricKey {
-  if (shared.every((b) => b === 0)) {
-    // A low-order recipient point gives an all-zero secret (RFC 7748 §6.1): refuse it.
-    throw new CryptoError('INVALID_INPUT', '"recipient" is a low-order point');
+/**
+ * X25519 that refuses an all-zero shared secret (RFC 7748 §6.1: a low-order public key forces
+ * it, and then the "secret" is known to everyone). noble throws a bare Error for it; the check
+ * here names it and does not depend on that.
+ */
+function sharedSecret(secret: Uint8Array, publicU: Uint8Array): Uint8Array | null {
+  let shared: Uint8Array;
+  try {
+    shared = x25519.getSharedSecret(secret, publicU);
+  } catch {
+    return null;
   }
+  return shared.every((b) => b === 0) ? null : shared;
+}
+
+function boxKey(shared: Uint8Array, ephemeralPublic: Uint8Array, recipientX: Uint8Array): SymmetricKey {
   return hkdfSha256(shared, concatBytes(ephemeralPublic, recipientX), INFO, 32) as SymmetricKey;
 }
 
@@ -47,31 +58,29 @@ export async function sealTo(recipient: string | Uint8Array, plaintext: Uint8Arr
   }
   const ephemeralSecret = x25519.utils.randomSecretKey();
   const ephemeralPublic = x25519.getPublicKey(ephemeralSecret);
-  const key = boxKey(x25519.getSharedSecret(ephemeralSecret, recipientX), ephemeralPublic, recipientX);
+  const shared = sharedSecret(ephemeralSecret, recipientX);
+  if (!shared) throw new CryptoError('INVALID_INPUT', '"recipient" is a low-order point: nothing sealed to it would be secret');
+  const key = boxKey(shared, ephemeralPublic, recipientX);
   const body = await seal(key, plaintext, associatedData);
   return concatBytes(new Uint8Array([SEAL_TO_VERSION]), ephemeralPublic, body) as Ciphertext;
 }
 
 /** Opens a box made by {@link sealTo} for `identity`. Anything else: `DECRYPT_FAILED`. */
 export async function openSealed(identity: Identity, box: Uint8Array, associatedData: Uint8Array): Promise<Uint8Array> {
+  checkIdentity(identity);
   assertBytes(box, 'box');
   assertBytes(associatedData, 'associatedData');
   if (box.length < 1 + 32 + 28 || box[0] !== SEAL_TO_VERSION) {
     throw new CryptoError('DECRYPT_FAILED', '"box" is not a sealed box of version 1');
   }
   const ephemeralPublic = box.subarray(1, 33);
-  const recipientX = ed25519.utils.toMontgomery(identity.publicKey);
-  let shared: Uint8Array;
+  let recipientX: Uint8Array;
   try {
-    shared = x25519.getSharedSecret(ed25519.utils.toMontgomerySecret(identity.secretKey), ephemeralPublic);
+    recipientX = ed25519.utils.toMontgomery(identity.publicKey);
   } catch (cause) {
-    throw new CryptoError('DECRYPT_FAILED', '"box" carries an invalid ephemeral key', { cause });
+    throw new CryptoError('INVALID_INPUT', '"identity.publicKey" is not a valid Ed25519 public key', { cause });
   }
-  let key: SymmetricKey;
-  try {
-    key = boxKey(shared, ephemeralPublic, recipientX);
-  } catch (cause) {
-    throw new CryptoError('DECRYPT_FAILED', '"box" carries a low-order ephemeral key', { cause });
-  }
-  return open(key, box.subarray(33), associatedData);
+  const shared = sharedSecret(ed25519.utils.toMontgomerySecret(identity.secretKey), ephemeralPublic);
+  if (!shared) throw new CryptoError('DECRYPT_FAILED', '"box" carries a low-order ephemeral key');
+  return open(boxKey(shared, ephemeralPublic, recipientX), box.subarray(33), associatedData);
 }
