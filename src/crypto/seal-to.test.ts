@@ -85,7 +85,7 @@ describe('sealTo / openSealed', () => {
     const nonce = fromHex('000102030405060708090a0b');
     const webKey = await globalThis.crypto.subtle.importKey('raw', key as Uint8Array<ArrayBuffer>, 'AES-GCM', false, ['encrypt']);
     const body = new Uint8Array(
-      await globalThis.crypto.subtle.encrypt({ name: 'AES-GCM', iv: nonce, additionalData: AD as Uint8Array<ArrayBuffer> }, webKey, utf8('scope key bytes') as Uint8Array<ArrayBuffer>),
+      await globalThis.crypto.subtle.encrypt({ name: 'AES-GCM', iv: nonce as Uint8Array<ArrayBuffer>, additionalData: AD as Uint8Array<ArrayBuffer> }, webKey, utf8('scope key bytes') as Uint8Array<ArrayBuffer>),
     );
     const box = concatBytes(new Uint8Array([0x01]), E, nonce, body);
     expect(toHex(await openSealed(recipient, box, AD))).toBe(toHex(utf8('scope key bytes')));
