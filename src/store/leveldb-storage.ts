@@ -219,7 +219,11 @@ export class LevelDbStorage implements Storage {
     if (cause instanceof StoreError) return cause;
     if (this.#closed) return closedError('LevelDB');
     const code = (cause as { code?: unknown; cause?: { code?: unknown } }).cause?.code ?? (cause as { code?: unknown }).code;
-    if (code === 'LEVEL_CORRUPTION') return new StoreError('CORRUPT_DATABASE', `${action} database at ${this.directory}: corrupt`, { cause });
+    // Reading, LevelDB reports a truncated table file as an I/O error ("Invalid argument") and a
+    // damaged block as corruption: either way the files on disk are damaged.
+    if (code === 'LEVEL_CORRUPTION' || (action !== 'writing' && code === 'LEVEL_IO_ERROR')) {
+      return new StoreError('CORRUPT_DATABASE', `${action} database at ${this.directory}: its files are damaged (corrupt or truncated)`, { cause });
+    }
     return new StoreError('BACKEND_FAILED', `${action} database at ${this.directory} failed`, { cause });
   }
 }

@@ -171,10 +171,13 @@ export class Vault {
     checkOptions(options);
     const bytes = await storage.get(HEADER_KEY);
     if (bytes === undefined) {
-      for await (const _ of storage.range('', { limit: 1 })) {
-        throw new StoreError('NOT_A_VAULT', `storage holds data but no vault header (${HEADER_KEY}): not a Patient Vault store`);
+      let empty = true;
+      try {
+        for await (const _ of storage.range('', { limit: 1 })) empty = false;
+      } catch {
+        empty = false; // keys this backend cannot even read are certainly not a vault of ours
       }
-      throw new StoreError('NOT_A_VAULT', 'storage is empty: no vault has been created in it');
+      throw new StoreError('NOT_A_VAULT', empty ? 'storage is empty: no vault has been created in it' : `storage holds data but no vault header (${HEADER_KEY}): not a Patient Vault store`);
     }
     return new Vault(storage, readHeader(bytes), options);
   }
@@ -528,9 +531,13 @@ async function unwrap(passphraseKey: SymmetricKey, wrappedKey: Ciphertext): Prom
 
 async function requireEmpty(storage: Storage): Promise<void> {
   if ((await storage.get(HEADER_KEY)) !== undefined) throw new StoreError('VAULT_EXISTS', 'storage already holds a vault; nothing was changed');
-  for await (const _ of storage.range('', { limit: 1 })) {
-    throw new StoreError('NOT_A_VAULT', 'storage holds other data; refusing to create a vault in it');
+  let empty = true;
+  try {
+    for await (const _ of storage.range('', { limit: 1 })) empty = false;
+  } catch (cause) {
+    throw new StoreError('NOT_A_VAULT', 'storage holds data this code cannot read; refusing to create a vault in it', { cause });
   }
+  if (!empty) throw new StoreError('NOT_A_VAULT', 'storage holds other data; refusing to create a vault in it');
 }
 
 function recordStorageKey(key: unknown, label = 'key'): string {
