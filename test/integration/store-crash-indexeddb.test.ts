@@ -90,7 +90,12 @@ describe('IndexedDB store when a transaction is aborted midway', () => {
         (e: unknown) => (e as StoreError).code,
       );
       expect(result).toBe(abort ? 'BACKEND_FAILED' : 'committed');
-      if (!abort) for (const op of ops) op.type === 'put' ? model.set(op.key, dec(op.value)) : model.delete(op.key);
+      if (!abort) {
+        for (const op of ops) {
+          if (op.type === 'put') model.set(op.key, dec(op.value));
+          else model.delete(op.key);
+        }
+      }
       // Reopen from scratch every few batches, as after a crash.
       if (b % 5 === 4) {
         await storage.close();

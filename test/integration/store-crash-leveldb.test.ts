@@ -87,7 +87,9 @@ async function stateAfterCrash(dir: string): Promise<number> {
   try {
     const vault = await Vault.open(storage, WEAK);
     await vault.unlock(PASS);
-    const batch = Number(new TextDecoder().decode((await vault.getSealed('progress'))!));
+    const progress = await vault.getSealed('progress');
+    expect(progress, 'the progress record must exist').toBeInstanceOf(Uint8Array);
+    const batch = Number(new TextDecoder().decode(progress));
     const records: string[] = [];
     for await (const { key, value } of vault.rangeSealed('rec/')) {
       const j = Number(key.slice(4));
