@@ -43,6 +43,7 @@ export {
   DEFAULT_KDF_COST,
   MIN_KDF_COST,
   MAX_KDF_COST,
+  MAX_KDF_WORK,
   newKdfParams,
   checkKdfParams,
   kdfNeedsUpgrade,

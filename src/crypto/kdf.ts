@@ -1,5 +1,5 @@
 import { argon2idAsync } from '@noble/hashes/argon2.js';
-import { assertBytes, assertString, randomBytes, utf8 } from './bytes.js';
+import { assertString, randomBytes, utf8 } from './bytes.js';
 import { CryptoError } from './errors.js';
 import type { SymmetricKey } from './types.js';
 
@@ -23,10 +23,19 @@ export const DEFAULT_KDF_COST = { memoryKiB: 64 * 1024, iterations: 2, paralleli
 export const MIN_KDF_COST = { memoryKiB: 19 * 1024, iterations: 2, parallelism: 1 } as const;
 /** Ceilings: a vault header claiming more is hostile (it would exhaust memory or time). */
 export const MAX_KDF_COST = { memoryKiB: 1024 * 1024, iterations: 64, parallelism: 16 } as const;
+/**
+ * Ceiling on memory × iterations (KiB × passes): each field may be at its own ceiling, but not all
+ * at once — 1 GiB × 64 passes would run for many minutes. 4 GiB-passes is 32 × the default's work
+ * (~35 s here): room for future upgrades, none for a header that means to hang the unlock.
+ */
+export const MAX_KDF_WORK = 4 * 1024 * 1024;
 
 /** New parameters with a fresh 16-byte salt. */
 export function newKdfParams(cost: { memoryKiB: number; iterations: number; parallelism: number } = DEFAULT_KDF_COST): KdfParams {
-  return { algorithm: 'argon2id', ...cost, salt: randomBytes(16) };
+  const params: KdfParams = { algorithm: 'argon2id', memoryKiB: cost.memoryKiB, iterations: cost.iterations, parallelism: cost.parallelism, salt: randomBytes(16) };
+  // Weak costs are allowed here (tests make them) but never nonsense: derive would refuse it later.
+  checkKdfParams(params, true);
+  return params;
 }
 
 /** Validates parameters read from storage; hostile or weak ones are `BAD_KDF_PARAMS`. */
@@ -42,8 +51,15 @@ export function checkKdfParams(params: KdfParams, allowWeak = false): void {
       throw new CryptoError('BAD_KDF_PARAMS', `KDF ${field} out of range ${floor[field]}..${MAX_KDF_COST[field]}`);
     }
   }
-  assertBytes(p.salt, 'salt');
-  if (p.salt.length < 16 || p.salt.length > 64) throw new CryptoError('BAD_KDF_PARAMS', 'KDF salt must be 16..64 bytes');
+  const { memoryKiB, iterations, parallelism } = p as KdfParams;
+  // RFC 9106 §3.1: memory must be at least 8 KiB per lane.
+  if (memoryKiB < 8 * parallelism) throw new CryptoError('BAD_KDF_PARAMS', 'KDF memoryKiB must be at least 8 × parallelism');
+  if (memoryKiB * iterations > MAX_KDF_WORK) {
+    throw new CryptoError('BAD_KDF_PARAMS', `KDF memoryKiB × iterations exceeds ${MAX_KDF_WORK}`);
+  }
+  if (!(p.salt instanceof Uint8Array) || p.salt.length < 16 || p.salt.length > 64) {
+    throw new CryptoError('BAD_KDF_PARAMS', 'KDF salt must be a Uint8Array of 16..64 bytes');
+  }
 }
 
 /** True when stored parameters are weaker than `target` and should be upgraded at the next unlock. */
