@@ -56,31 +56,43 @@ function isObject(v: unknown): v is Record<string, unknown> {
 const DATE_TIME = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
 const FOURTEEN_HOURS = 14 * 3600_000;
 
-/** [earliest, latest] instant (ms) a FHIR date/dateTime can denote; undefined if unparseable. */
-export function dateTimeBounds(value: string): [number, number] | undefined {
+/**
+ * The interval a FHIR date/dateTime denotes, in ms on a UTC-like timeline: [earliest, latest].
+ * `zoned` is false when the value has no time zone (a date, or a local time): its bounds are then
+ * "naive" (as if UTC) and shift by up to ±14 h when compared with a zoned value.
+ */
+export function dateTimeBounds(value: string): { from: number; to: number; zoned: boolean } | undefined {
   const m = DATE_TIME.exec(value);
   if (!m) return undefined;
   const year = Number(m[1]);
   const month = m[2] ? Number(m[2]) - 1 : undefined;
   const day = m[3] ? Number(m[3]) : undefined;
-  if (month === undefined) return [Date.UTC(year, 0, 1) - FOURTEEN_HOURS, Date.UTC(year + 1, 0, 1) - 1 + FOURTEEN_HOURS];
-  if (day === undefined) return [Date.UTC(year, month, 1) - FOURTEEN_HOURS, Date.UTC(year, month + 1, 1) - 1 + FOURTEEN_HOURS];
-  if (m[4] === undefined) return [Date.UTC(year, month, day) - FOURTEEN_HOURS, Date.UTC(year, month, day + 1) - 1 + FOURTEEN_HOURS];
+  if (month === undefined) return { from: Date.UTC(year, 0, 1), to: Date.UTC(year + 1, 0, 1) - 1, zoned: false };
+  if (day === undefined) return { from: Date.UTC(year, month, 1), to: Date.UTC(year, month + 1, 1) - 1, zoned: false };
+  if (m[4] === undefined) return { from: Date.UTC(year, month, day), to: Date.UTC(year, month, day + 1) - 1, zoned: false };
   const seconds = m[6] ? Number(m[6]) : 0;
-  const ms = m[7] ? Number(`0.${m[7]}`) * 1000 : 0;
+  const ms = m[7] ? Math.floor(Number(`0.${m[7]}`) * 1000) : 0;
   const local = Date.UTC(year, month, day, Number(m[4]), Number(m[5]), seconds, ms);
+  const width = m[6] === undefined ? 59_999 : m[7] === undefined ? 999 : 0;
   const zone = m[8];
-  if (!zone) return [local - FOURTEEN_HOURS, local + FOURTEEN_HOURS + (m[6] ? 999 : 59_999)];
+  if (!zone) return { from: local, to: local + width, zoned: false };
   const offset = zone === 'Z' ? 0 : (zone[0] === '-' ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6))) * 60_000;
-  const instant = local - offset;
-  return [instant, instant + (m[6] ? (m[7] ? 0 : 999) : 59_999)];
+  return { from: local - offset, to: local - offset + width, zoned: true };
+}
+
+/** per-1: true when `start` certainly comes after `end`, at the precision each is given. */
+export function startsAfterEnd(start: string, end: string): boolean {
+  const a = dateTimeBounds(start);
+  const b = dateTimeBounds(end);
+  if (!a || !b) return false;
+  // Mixed zoned/unzoned: the unzoned one may sit anywhere within ±14 h.
+  const widen = a.zoned !== b.zoned ? FOURTEEN_HOURS : 0;
+  return a.from - (a.zoned ? 0 : widen) > b.to + (b.zoned ? 0 : widen);
 }
 
 function checkPeriod(period: Record<string, unknown>, path: string, problems: ResourceProblem[]): void {
   if (typeof period.start !== 'string' || typeof period.end !== 'string') return;
-  const start = dateTimeBounds(period.start);
-  const end = dateTimeBounds(period.end);
-  if (start && end && start[0] > end[1]) {
+  if (startsAfterEnd(period.start, period.end)) {
     problems.push({ path, rule: 'R4_INVARIANT', message: 'per-1: Period.start is after Period.end' });
   }
 }
@@ -179,7 +191,8 @@ function walkObject(object: Record<string, unknown>, schema: InternalTypeSchema,
     const childPath = `${path}.${key}`;
     if (key === 'resourceType') continue;
     if (!ELEMENT_NAME.test(key) || key in Object.prototype) {
-      ctx.problems.push({ path: childPath, rule: 'R4_UNKNOWN_ELEMENT', message: 'not a FHIR element name' });
+      // The key itself is not echoed: a malformed file may carry data where names belong.
+      ctx.problems.push({ path: `${path}.<invalid name>`, rule: 'R4_UNKNOWN_ELEMENT', message: 'not a FHIR element name' });
       continue;
     }
     if (key.startsWith('_')) {
@@ -224,6 +237,13 @@ interface IssueLike {
   expression?: string[];
 }
 
+function sanitizePath(path: string): string {
+  return path
+    .split('.')
+    .map((segment) => (/^[A-Za-z_][A-Za-z0-9_]*(\[\d+\])?$/.test(segment) && !(segment in Object.prototype) ? segment : '<invalid name>'))
+    .join('.');
+}
+
 function issuesToProblems(issues: readonly IssueLike[]): ResourceProblem[] {
   const out: ResourceProblem[] = [];
   for (const issue of issues) {
@@ -231,8 +251,9 @@ function issuesToProblems(issues: readonly IssueLike[]): ResourceProblem[] {
     const text = issue.details?.text ?? '';
     const rule = ruleOf(issue.code, text);
     // Processing errors quote FHIRPath engine messages, which might echo data: keep a fixed text.
-    const message = issue.code === 'processing' ? 'an invariant could not be evaluated' : text;
-    out.push({ path: issue.expression?.[0] ?? '', rule, message });
+    // Quoted parts (property names) and path segments that are not element names are not echoed.
+    const message = issue.code === 'processing' ? 'an invariant could not be evaluated' : text.replace(/\s*"[^"]*"/g, '');
+    out.push({ path: sanitizePath(issue.expression?.[0] ?? ''), rule, message });
   }
   return out;
 }
