@@ -42,7 +42,9 @@ export interface LevelDbStorageOptions {
 export async function openLevelDbStorage(directory: string, options: LevelDbStorageOptions = {}): Promise<LevelDbStorage> {
   if (typeof directory !== 'string' || directory.length === 0) throw new StoreError('INVALID_INPUT', '"directory" expected a non-empty string');
   const create = options.create ?? false;
-  if (create) await refuseForeignDirectory(directory);
+  // LevelDB creates the directory, LOCK and LOG before it notices there is no database, even with
+  // createIfMissing false: check first, so a refused directory is left exactly as it was.
+  await checkDirectory(directory, create);
   const { ClassicLevel: Level } = (await import(/* @vite-ignore */ CLASSIC_LEVEL_MODULE)) as typeof ClassicLevelModule;
   const db: Db = new Level<Uint8Array, Uint8Array>(directory, {
     keyEncoding: 'view',
@@ -60,19 +62,23 @@ export async function openLevelDbStorage(directory: string, options: LevelDbStor
   return new LevelDbStorage(db, directory, options.sync ?? true);
 }
 
-async function refuseForeignDirectory(directory: string): Promise<void> {
+async function checkDirectory(directory: string, create: boolean): Promise<void> {
   const fs = (await import(/* @vite-ignore */ FS_MODULE)) as typeof FsPromises;
   let names: string[];
   try {
     names = await fs.readdir(directory);
   } catch (cause) {
-    if ((cause as { code?: unknown }).code === 'ENOENT') return;
-    if ((cause as { code?: unknown }).code === 'ENOTDIR') throw new StoreError('NOT_A_VAULT', `${directory} is a file, not a directory`, { cause });
+    const code = (cause as { code?: unknown }).code;
+    if (code === 'ENOENT') {
+      if (create) return;
+      throw new StoreError('NOT_A_VAULT', `no database at ${directory} (the directory does not exist)`, { cause });
+    }
+    if (code === 'ENOTDIR') throw new StoreError('NOT_A_VAULT', `${directory} is a file, not a database directory`, { cause });
     throw new StoreError('BACKEND_FAILED', `cannot read directory ${directory}`, { cause });
   }
-  if (names.length > 0 && !names.includes('CURRENT')) {
-    throw new StoreError('NOT_A_VAULT', `${directory} is not empty and holds no database; refusing to write into it`);
-  }
+  if (names.includes('CURRENT')) return;
+  if (!create) throw new StoreError('NOT_A_VAULT', `no database at ${directory} (it holds no LevelDB CURRENT file)`);
+  if (names.length > 0) throw new StoreError('NOT_A_VAULT', `${directory} is not empty and holds no database; refusing to write into it`);
 }
 
 function openError(directory: string, cause: unknown): StoreError {
