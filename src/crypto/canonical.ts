@@ -1,4 +1,5 @@
 import * as dagCbor from '@ipld/dag-cbor';
+import { CID } from 'multiformats/cid';
 import { assertBytes, equalBytes } from './bytes.js';
 import { CryptoError } from './errors.js';
 
@@ -8,10 +9,31 @@ import { CryptoError } from './errors.js';
  * Chosen over RFC 8785 JSON because entries carry raw bytes (hashes, sealed keys) without base64.
  */
 export function encodeCanonical(value: unknown): Uint8Array {
+  // Refuse what decodeCanonical would refuse, before the recursive encoder sees it: bytes that
+  // nobody can decode must never be signed. This also turns a cycle into a clear error.
+  checkValueDepth(value);
   try {
     return dagCbor.encode(value);
   } catch (cause) {
-    throw new CryptoError('INVALID_INPUT', 'value cannot be canonically encoded (undefined, NaN, functions or cycles?)', { cause });
+    throw new CryptoError('INVALID_INPUT', 'value cannot be canonically encoded (undefined, NaN, Infinity, functions, non-string map keys?)', { cause });
+  }
+}
+
+/**
+ * Iterative walk of a value to be encoded, counting nesting as the decoder's depth check does:
+ * each array, map or object is one level, and so is a CID (tag 42 around its bytes).
+ */
+function checkValueDepth(value: unknown): void {
+  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
+  while (stack.length > 0) {
+    const { value: v, depth } = stack.pop()!;
+    if (typeof v !== 'object' || v === null || ArrayBuffer.isView(v) || v instanceof ArrayBuffer) continue;
+    if (depth + 1 > MAX_CANONICAL_DEPTH) {
+      throw new CryptoError('INVALID_INPUT', `value nests deeper than ${MAX_CANONICAL_DEPTH} levels (or is cyclic)`);
+    }
+    if (CID.asCID(v)) continue;
+    const children: unknown[] = Array.isArray(v) ? v : v instanceof Map ? [...(v as Map<unknown, unknown>).values()] : Object.values(v);
+    for (const child of children) stack.push({ value: child, depth: depth + 1 });
   }
 }
 
