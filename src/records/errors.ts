@@ -19,7 +19,7 @@ export type RecordsErrorCode =
   | 'INVALID_RESOURCE'
   // FHIR definitions could not be loaded (missing or mismatched generated file).
   | 'DEFINITIONS_UNAVAILABLE'
-  // SMART Health Cards (see src/records/shc/README.md for when each is raised).
+  // SMART Health Cards (src/records/shc/card.ts says when each is raised).
   | 'SHC_MALFORMED'
   | 'SHC_BAD_HEADER'
   | 'SHC_BAD_PAYLOAD'
