@@ -8,6 +8,7 @@ export {
   decodeCanonical,
   encodeCanonical,
   generateIdentity,
+  identityFromSecretKey,
   libp2pPrivateKey,
   peerIdFromDid,
   randomBytes,
@@ -25,3 +26,5 @@ export {
   type Did,
   type Identity,
 } from '../crypto/index.js';
+
+export { MemoryStorage, type Storage, type StorageEntry, type BatchOperation } from '../store/index.js';

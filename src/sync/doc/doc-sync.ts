@@ -158,11 +158,11 @@ export class DocSync {
   }
 
   /**
-   * Re-asks `authorize` for every session this side serves; those refused end with
-   * AUTHORIZATION_ENDED. Returns how many were ended.
+   * Re-asks `authorize` for every session this side serves (or those `which` selects); those
+   * refused end with AUTHORIZATION_ENDED. Returns how many were ended.
    */
-  async reauthorize(): Promise<number> {
-    const results = await Promise.all([...this.active].filter((s) => s.role === 'listener').map((s) => s.recheck()));
+  async reauthorize(which: (session: DocSession) => boolean = () => true): Promise<number> {
+    const results = await Promise.all([...this.active].filter((s) => s.role === 'listener' && which(s)).map((s) => s.recheck()));
     return results.filter((ended) => ended).length;
   }
 
