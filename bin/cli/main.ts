@@ -5,6 +5,9 @@ import { EXIT_BAD_INPUT, EXIT_USAGE, UsageError, type Command, type CommandIo } 
  * `pvault --help` does not pay for libp2p or the FHIR definitions.
  */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Command }> }> = {
+  init: { summary: 'create an encrypted vault in a directory', load: () => import('./commands/init.js') },
+  status: { summary: "show a vault's schema, KDF, record count and lock state", load: () => import('./commands/status.js') },
+  relay: { summary: 'run the relay: circuit relay + store-and-forward mailbox', load: () => import('./commands/relay.js') },
 };
 
 const USAGE = () => `pvault — Patient Vault command line
