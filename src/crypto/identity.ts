@@ -61,11 +61,9 @@ function signingKey(identity: Identity): Promise<CryptoKey> {
   const bytes = concatBytes(identity.secretKey, identity.publicKey);
   const cached = signingKeys.get(identity.secretKey);
   if (cached && equalBytes(cached.bytes, bytes)) return cached.key;
-  // WebCrypto would refuse a JWK whose x does not match d with a bare DOMException; noble would
-  // silently sign for the key d really has. Check once per import, with a labelled error.
-  if (!equalBytes(ed25519.getPublicKey(identity.secretKey), identity.publicKey)) {
-    throw new CryptoError('INVALID_INPUT', '"identity.publicKey" does not belong to "identity.secretKey"');
-  }
+  // WebCrypto would refuse a JWK whose x does not match d with a bare DOMException. Check once
+  // per import, with a labelled error.
+  checkHalvesMatch(identity);
   const key = subtle()!.importKey(
     'jwk',
     { kty: 'OKP', crv: 'Ed25519', d: toBase64Url(identity.secretKey), x: toBase64Url(identity.publicKey) },
@@ -77,7 +75,18 @@ function signingKey(identity: Identity): Promise<CryptoKey> {
   return key;
 }
 
-/** Checks an Identity at the door (shape and lengths; not that its halves match — see signingKey). */
+/**
+ * An identity whose public key is not the one its secret key derives would sign for one key
+ * while naming another (noble signs for the seed's own key; libp2p would announce the PeerId of
+ * the wrong half). Costs one scalar multiplication: done where a key is imported, not per call.
+ */
+function checkHalvesMatch(identity: Identity): void {
+  if (!equalBytes(ed25519.getPublicKey(identity.secretKey), identity.publicKey)) {
+    throw new CryptoError('INVALID_INPUT', '"identity.publicKey" does not belong to "identity.secretKey"');
+  }
+}
+
+/** Checks an Identity at the door (shape and lengths; that its halves match: checkHalvesMatch). */
 export function checkIdentity(identity: Identity): void {
   if (typeof identity !== 'object' || identity === null) throw new CryptoError('INVALID_INPUT', '"identity" expected an Identity');
   assertBytes(identity.secretKey, 'identity.secretKey', 32);
@@ -225,11 +234,7 @@ export function verifyReference(publicKey: Uint8Array, message: Uint8Array, sign
 export function signReference(identity: Identity, message: Uint8Array): Signature {
   checkIdentity(identity);
   assertBytes(message, 'message');
-  // noble derives the public key from the seed itself; refuse an identity whose halves disagree,
-  // as the WebCrypto path does, rather than sign for a key the identity does not name.
-  if (!equalBytes(ed25519.getPublicKey(identity.secretKey), identity.publicKey)) {
-    throw new CryptoError('INVALID_INPUT', '"identity.publicKey" does not belong to "identity.secretKey"');
-  }
+  checkHalvesMatch(identity);
   return ed25519.sign(message, identity.secretKey) as Signature;
 }
 
@@ -276,5 +281,6 @@ export async function verifyByDid(did: string, message: Uint8Array, signature: U
 /** The 64-byte secret‖public form libp2p's `privateKeyFromRaw` takes. */
 export function libp2pRawPrivateKey(identity: Identity): Uint8Array {
   checkIdentity(identity);
+  checkHalvesMatch(identity);
   return concatBytes(identity.secretKey, identity.publicKey);
 }
