@@ -32,6 +32,7 @@ import {
   oneOf,
   optionalText,
   optionalTime,
+  plainBytes,
   scopeField,
   strictlyAscending,
 } from './validate.js';
@@ -213,7 +214,7 @@ function toWire(type: EntryType, body: EntryBody): unknown {
  * body a verifier would refuse). Throws {@link Invalid}.
  */
 export function encodeBody<T extends EntryType>(type: T, body: BodyOf[T]): Uint8Array {
-  const bytes = encodeCanonical(toWire(type, body));
+  const bytes = plainBytes(encodeCanonical(toWire(type, body)));
   if (bytes.length > MAX_BODY_BYTES) throw new Invalid(`body is larger than ${MAX_BODY_BYTES} bytes`);
   // Round trip through the verifier's own parser: what we sign is exactly what it accepts.
   decodeBody(type, bytes);

@@ -14,7 +14,7 @@ import { ENTRY_SIGNING_CONTEXT, LOG_VERSION, MAX_DEPS, MAX_HEADER_BYTES, MAX_SEQ
 import type { ProblemCode } from './errors.js';
 import { GrantsError } from './errors.js';
 import { ENTRY_TYPES, type EntryHeader, type EntryId, type EntryType, type SignedEntry, type VaultId } from './types.js';
-import { Invalid, didField, exactObject, idBytes, idField, intField } from './validate.js';
+import { Invalid, didField, exactObject, idBytes, idField, intField, plainBytes } from './validate.js';
 
 const HEADER_KEYS = ['v', 'vault', 'author', 'seq', 'prev', 'deps', 'ts', 'type', 'bodyHash'] as const;
 const TYPE_SET: ReadonlySet<string> = new Set(ENTRY_TYPES);
@@ -67,7 +67,7 @@ export function encodeHeader(header: EntryHeader): Uint8Array {
   };
   let bytes: Uint8Array;
   try {
-    bytes = encodeCanonical(wire);
+    bytes = plainBytes(encodeCanonical(wire));
   } catch (cause) {
     throw new GrantsError('INVALID_INPUT', 'header cannot be encoded', { cause });
   }

@@ -140,6 +140,11 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 }
 
+/** Array.isArray without narrowing a typed array to any[]. */
+function isArray(value: unknown): boolean {
+  return Array.isArray(value);
+}
+
 function problem(code: ProblemCode, entry: string | null, message: string, related?: readonly string[]): Problem {
   return related === undefined || related.length === 0 ? { code, entry, message } : { code, entry, message, related: [...related].sort() };
 }
@@ -269,7 +274,7 @@ export class LogVerifier {
    * without its body is completed when it arrives again with a body that matches.
    */
   async add(entries: readonly SignedEntry[], options: AddOptions = {}): Promise<AddResult> {
-    if (!Array.isArray(entries as unknown)) throw new GrantsError('INVALID_INPUT', '"entries" expected an array');
+    if (!isArray(entries)) throw new GrantsError('INVALID_INPUT', '"entries" expected an array');
     const known: EntryId[] = [];
     const rejectedNow: Problem[] = [];
     const accepted: Checked[] = [];
@@ -1286,7 +1291,7 @@ export function vaultOf(entries: readonly SignedEntry[]): VaultId | null {
  * Entries appearing twice are DUPLICATE_ENTRY.
  */
 export async function verify(entries: readonly SignedEntry[], options: { now: number; vault?: VaultId; treeHeads?: readonly SignedTreeHead[] }): Promise<Verdict> {
-  if (!Array.isArray(entries as unknown)) throw new GrantsError('INVALID_INPUT', '"entries" expected an array');
+  if (!isArray(entries)) throw new GrantsError('INVALID_INPUT', '"entries" expected an array');
   const vault = options.vault ?? vaultOf(entries);
   if (vault === null) {
     throw new GrantsError('INVALID_INPUT', 'no entry names a vault: the input holds no readable entry');

@@ -15,7 +15,7 @@ import {
 import { LOG_VERSION, TREE_HEAD_SIGNING_CONTEXT } from './constants.js';
 import { GrantsError } from './errors.js';
 import type { VaultId } from './types.js';
-import { Invalid, didField, exactObject, idBytes, idField, intField } from './validate.js';
+import { Invalid, didField, exactObject, idBytes, idField, intField, plainBytes } from './validate.js';
 
 /**
  * Signed tree heads (RFC 9162 §4.10 in spirit): a party signs "my copy of vault V, in my log order,
@@ -56,7 +56,7 @@ function signingMessage(head: Uint8Array): Uint8Array {
 
 /** Signs a tree head as `identity`. */
 export async function signTreeHead(identity: Identity, fields: { vault: VaultId; size: number; root: Digest; ts: number }): Promise<SignedTreeHead> {
-  const head = encodeCanonical({ v: LOG_VERSION, vault: idBytes(fields.vault), size: fields.size, root: fields.root, ts: fields.ts, signer: identity.did });
+  const head = plainBytes(encodeCanonical({ v: LOG_VERSION, vault: idBytes(fields.vault), size: fields.size, root: fields.root, ts: fields.ts, signer: identity.did }));
   decodeTreeHead({ head, signature: new Uint8Array(64) }); // refuse to sign what a verifier would refuse
   return { head, signature: await sign(identity, signingMessage(head)) };
 }

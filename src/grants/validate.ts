@@ -51,6 +51,14 @@ export function idField(value: unknown, label: string): EntryId {
   return toBase64Url(value) as EntryId;
 }
 
+/**
+ * A plain Uint8Array of `bytes`: the canonical encoder may hand back a Node Buffer (it does under
+ * vitest), whose `slice()` is a view, not a copy; bytes we give out must behave like Uint8Array.
+ */
+export function plainBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes);
+}
+
 /** The 32 bytes of an entry id (ids are made by this module, so they always decode). */
 export function idBytes(id: EntryId | string): Uint8Array {
   return fromBase64Url(id, 'entry id');
