@@ -15,7 +15,7 @@ const dec = (b: Uint8Array) => new TextDecoder().decode(b);
  * inside it (its request succeeded) while the later ones are still pending — what a browser does
  * to an open transaction when the tab or worker dies.
  */
-async function openWithFault(factory: IDBFactory, fault: { abortAfter?: number; appliedBeforeAbort?: number }) {
+async function openWithFault(factory: IDBFactory, fault: { abortAfter?: number | undefined; appliedBeforeAbort?: number }) {
   return openIndexedDbStorage({
     name: 'vault',
     factory,
@@ -38,7 +38,7 @@ async function contents(vault: Vault): Promise<Record<string, string>> {
 describe('IndexedDB store when a transaction is aborted midway', () => {
   it('rolls an aborted sealed batch back entirely: the vault reopens to the state before it', async () => {
     const factory = new IDBFactory();
-    const fault: { abortAfter?: number; appliedBeforeAbort?: number } = {};
+    const fault: { abortAfter?: number | undefined; appliedBeforeAbort?: number } = {};
     const storage = await openWithFault(factory, fault);
     const vault = await Vault.create(storage, PASS, WEAK);
     await vault.batchSealed(Array.from({ length: 100 }, (_, i) => ({ type: 'put' as const, key: `rec/${String(i).padStart(3, '0')}`, value: enc(`v0-${i}`) })));
@@ -67,7 +67,7 @@ describe('IndexedDB store when a transaction is aborted midway', () => {
 
   it('over many batches with random abort points, every reopen shows exactly the committed batches', async () => {
     const factory = new IDBFactory();
-    const fault: { abortAfter?: number } = {};
+    const fault: { abortAfter?: number | undefined } = {};
     let storage = await openWithFault(factory, fault);
     let vault = await Vault.create(storage, PASS, WEAK);
     const model = new Map<string, string>();
