@@ -169,11 +169,13 @@ export type HostToUi = z.output<typeof hostToUi>;
 
 /**
  * Control messages by `runtime.sendMessage`: `wake` (make sure the engine host runs; answered by
- * the service worker on Chromium, by the background page on Firefox), `open-approval` and
+ * the service worker on Chromium, by the background page on Firefox), `host-ready` (the offscreen
+ * host tells the service worker it is listening), `open-approval` and
  * `badge` (the host asks the service worker, which alone may open windows and set the badge).
  */
 export const controlMessage = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('patientVault/wake') }),
+  z.strictObject({ type: z.literal('patientVault/host-ready') }),
   z.strictObject({ type: z.literal('patientVault/open-approval') }),
   z.strictObject({ type: z.literal('patientVault/badge'), count: z.number().int().min(0).max(10_000) }),
 ]);

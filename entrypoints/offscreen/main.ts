@@ -1,0 +1,4 @@
+import { startHostMain } from '../../src/ui/index.js';
+
+// Chromium's offscreen document: the long-lived home of the vault engine.
+startHostMain('offscreen');

@@ -1,0 +1,51 @@
+import { browser } from 'wxt/browser';
+import { createStoreBackend, startEngineHost, type HostRuntime, type PermissionPersistence, type OriginRecord } from '../api/index.js';
+import { openIndexedDbStorage, type Storage } from '../store/index.js';
+import { openApprovalWindow, setBadge } from './extension-windows.js';
+
+/** IndexedDB database of the vault. */
+export const VAULT_DB = 'patient-vault';
+/** IndexedDB database of the connected-origins list (outside the vault so pages can connect while it is locked). */
+export const ORIGINS_DB = 'patient-vault-origins';
+const ORIGINS_KEY = 'origins';
+
+/**
+ * Starts the engine host: in the offscreen document on Chromium (`offscreen`), in the background
+ * page on Firefox (`background`). Nothing runs at import time.
+ */
+export function startHostMain(mode: 'offscreen' | 'background'): void {
+  const runtime = browser.runtime as unknown as HostRuntime & { getURL(path: string): string; id: string };
+  const hostRuntime: HostRuntime = { id: runtime.id, extensionUrl: runtime.getURL('/'), onConnect: runtime.onConnect };
+  const backend = openIndexedDbStorage({ name: VAULT_DB }).then((storage) => createStoreBackend({ storage }));
+  startEngineHost({
+    runtime: hostRuntime,
+    backend,
+    permissions: storagePermissions(openIndexedDbStorage({ name: ORIGINS_DB })),
+    openApprovalWindow:
+      mode === 'offscreen'
+        ? () => void browser.runtime.sendMessage({ type: 'patientVault/open-approval' }).catch(() => undefined)
+        : () => void openApprovalWindow().catch(() => undefined),
+    setBadge:
+      mode === 'offscreen'
+        ? (count) => void browser.runtime.sendMessage({ type: 'patientVault/badge', count }).catch(() => undefined)
+        : (count) => void setBadge(count).catch(() => undefined),
+  });
+  if (mode === 'offscreen') void browser.runtime.sendMessage({ type: 'patientVault/host-ready' }).catch(() => undefined);
+}
+
+function storagePermissions(storage: Promise<Storage>): PermissionPersistence {
+  return {
+    async load() {
+      const bytes = await (await storage).get(ORIGINS_KEY);
+      if (bytes === undefined) return [];
+      try {
+        return JSON.parse(new TextDecoder().decode(bytes)) as unknown;
+      } catch {
+        return [];
+      }
+    },
+    async save(records: readonly OriginRecord[]) {
+      await (await storage).put(ORIGINS_KEY, new TextEncoder().encode(JSON.stringify(records)));
+    },
+  };
+}

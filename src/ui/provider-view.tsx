@@ -1,0 +1,67 @@
+import { useState } from 'preact/hooks';
+import type { GrantView, VaultStatus } from '../api/index.js';
+import { RecordCard } from './record-card.js';
+import { useHostQuery } from './host-context.js';
+import { Loading } from './records-view.js';
+import { NotAvailable } from './vault-app.js';
+
+/** Provider side: patients who shared with me, the verified grant, their records. */
+export function ProviderView({ status }: { status: VaultStatus }) {
+  return (
+    <>
+      <h1>Shared with me</h1>
+      {status.capabilities.includes('provider') ? <Patients /> : <NotAvailable what="Records shared with you" />}
+    </>
+  );
+}
+
+function GrantBadge({ grant }: { grant: GrantView }) {
+  switch (grant.status) {
+    case 'live':
+      return <span class="badge ok">Verified grant, until {grant.expiresAt.slice(0, 10)}</span>;
+    case 'invalid':
+      return <span class="badge bad">Verification failed — do not rely on this data</span>;
+    default:
+      return <span class="badge warn">Grant {grant.status}</span>;
+  }
+}
+
+function Patients() {
+  const q = useHostQuery({ type: 'providerShared', includeEnded: true }, ['grants', 'records']);
+  const [open, setOpen] = useState<string>();
+  if (q.status !== 'ok') return <Loading q={q} />;
+  if (q.value.length === 0) return <p>No patient has shared with you yet.</p>;
+  return (
+    <>
+      {q.value.map((g) => (
+        <section key={g.id} class="card" aria-label={`Patient ${g.patient.name ?? g.patient.did}`}>
+          <div class="row">
+            <h2 style={{ margin: 0 }}>{g.patient.name ?? g.patient.did}</h2>
+            <GrantBadge grant={g} />
+          </div>
+          <p class="small muted">
+            Scopes: {g.scopes.join(', ')} · purpose: {g.purpose}
+          </p>
+          {g.status === 'live' && (
+            <button class="secondary" aria-expanded={open === g.id} onClick={() => setOpen(open === g.id ? undefined : g.id)}>
+              {open === g.id ? 'Hide records' : 'Show records'}
+            </button>
+          )}
+          {open === g.id && <PatientRecords patient={g.patient.did} />}
+        </section>
+      ))}
+    </>
+  );
+}
+
+function PatientRecords({ patient }: { patient: string }) {
+  const q = useHostQuery({ type: 'providerRecords', patient, limit: 200 }, ['records', 'grants']);
+  if (q.status !== 'ok') return <Loading q={q} />;
+  return (
+    <div>
+      {q.value.records.map((r) => (
+        <RecordCard key={r.id} record={r} />
+      ))}
+    </div>
+  );
+}

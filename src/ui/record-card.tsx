@@ -1,0 +1,28 @@
+import type { RecordView } from '../api/index.js';
+import { describeResource } from './fhir-text.js';
+
+/** One record, readable: title, labelled values, scope, provenance with a verified badge. */
+export function RecordCard({ record }: { record: RecordView }) {
+  const text = describeResource(record.resource);
+  const p = record.provenance;
+  return (
+    <article class="card" aria-label={`${record.resourceType}: ${text.title}`}>
+      <div class="row">
+        <h3 style={{ margin: 0 }}>{text.title}</h3>
+        <span class="badge">{record.resourceType}</span>
+        <span class="badge">{record.scope}</span>
+        {p.verified ? <span class="badge ok">Verified{p.issuer ? ` · ${p.issuer}` : ''}</span> : <span class="badge warn">Not verified</span>}
+      </div>
+      {text.lines.length > 0 && (
+        <dl class="kv">
+          {text.lines.map(([k, v], i) => (
+            <>
+              <dt key={`k${i}`}>{k}</dt>
+              <dd key={`v${i}`}>{v}</dd>
+            </>
+          ))}
+        </dl>
+      )}
+    </article>
+  );
+}

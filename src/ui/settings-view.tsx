@@ -1,0 +1,123 @@
+import { useState } from 'preact/hooks';
+import type { VaultStatus } from '../api/index.js';
+import { errorText, useHost, useHostQuery } from './host-context.js';
+import { fromBase64Url } from './onboarding.js';
+import { Loading } from './records-view.js';
+
+/** Settings: auto-lock, encrypted backup, connected sites (revocable). */
+export function SettingsView({ status }: { status: VaultStatus }) {
+  return (
+    <>
+      <h1>Settings</h1>
+      <AutoLock minutes={status.autoLockMinutes} />
+      <Backup />
+      <ConnectedSites />
+    </>
+  );
+}
+
+const CHOICES = [1, 5, 15, 30, 60, 240, 0];
+
+function AutoLock({ minutes }: { minutes: number }) {
+  const host = useHost();
+  const [value, setValue] = useState(minutes);
+  const [saved, setSaved] = useState(false);
+  const [error, setError] = useState<string>();
+  const save = async (next: number) => {
+    setValue(next);
+    setSaved(false);
+    setError(undefined);
+    try {
+      await host.call({ type: 'setAutoLock', minutes: next });
+      setSaved(true);
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
+  return (
+    <section class="card" aria-labelledby="autolock-title">
+      <h2 id="autolock-title">Auto-lock</h2>
+      <label for="autolock">Lock the vault after this long without use</label>
+      <select id="autolock" value={String(value)} onChange={(e) => void save(Number(e.currentTarget.value))}>
+        {(CHOICES.includes(value) ? CHOICES : [...CHOICES, value]).map((m) => (
+          <option key={m} value={String(m)}>
+            {m === 0 ? 'Never' : m < 60 ? `${m} minutes` : `${m / 60} hours`}
+          </option>
+        ))}
+      </select>
+      <p role="status" class="small success">
+        {saved ? 'Saved.' : ''}
+      </p>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
+
+function Backup() {
+  const host = useHost();
+  const [error, setError] = useState<string>();
+  const [done, setDone] = useState(false);
+  const download = async () => {
+    setError(undefined);
+    try {
+      const bytes = fromBase64Url(await host.call({ type: 'exportBackup' }));
+      const url = URL.createObjectURL(new Blob([bytes as BlobPart], { type: 'application/octet-stream' }));
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = `patient-vault-${new Date().toISOString().slice(0, 10)}.pvault`;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      setDone(true);
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
+  return (
+    <section class="card" aria-labelledby="backup-title">
+      <h2 id="backup-title">Backup</h2>
+      <p>One encrypted file of your whole vault. It opens only with your passphrase; keep it somewhere safe.</p>
+      <button onClick={() => void download()}>Download encrypted backup</button>
+      <p role="status" class="small success">
+        {done ? 'Backup saved to your downloads.' : ''}
+      </p>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
+
+function ConnectedSites() {
+  const host = useHost();
+  const q = useHostQuery({ type: 'origins' }, ['origins']);
+  if (q.status !== 'ok') return <Loading q={q} />;
+  return (
+    <section class="card" aria-labelledby="sites-title">
+      <h2 id="sites-title">Connected sites</h2>
+      {q.value.length === 0 ? (
+        <p class="muted">No site is connected.</p>
+      ) : (
+        <ul>
+          {q.value.map((o) => (
+            <li key={o.origin} class="row" style={{ justifyContent: 'space-between', margin: '0.3rem 0' }}>
+              <span>
+                <span class="origin">{o.origin}</span>
+                {o.providerRead && <span class="badge"> may read shared records</span>}
+                <span class="small muted"> since {new Date(o.connectedAt).toLocaleDateString()}</span>
+              </span>
+              <button class="secondary" aria-label={`Disconnect ${o.origin}`} onClick={() => void host.call({ type: 'disconnectOrigin', origin: o.origin })}>
+                Disconnect
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}

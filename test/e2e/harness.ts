@@ -1,0 +1,108 @@
+/**
+ * End-to-end harness: real Chromium (Debian's /usr/bin/chromium) through playwright-core, with the
+ * built extension loaded into persistent profiles (one per person), plus the demo sites.
+ */
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import AxeBuilderSource from 'axe-core';
+
+/** Where `wxt build` puts the Chromium extension. */
+export const EXTENSION_DIR = resolve(import.meta.dirname, '../../.output/chrome-mv3');
+/** Where view screenshots go (committed, referenced from the README). */
+export const SCREENSHOT_DIR = resolve(import.meta.dirname, '../../docs/screenshots');
+/** Chromium binary (Debian package). */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Builds the extension unless told the build is fresh (PV_E2E_SKIP_BUILD=1). */
+export function buildExtension(): void {
+  if (process.env.PV_E2E_SKIP_BUILD === '1' && existsSync(join(EXTENSION_DIR, 'manifest.json'))) return;
+  execFileSync(process.execPath, [resolve(import.meta.dirname, '../../node_modules/wxt/bin/wxt.mjs'), 'build'], {
+    cwd: resolve(import.meta.dirname, '../..'),
+    stdio: 'pipe',
+  });
+}
+
+/** One person's browser: a persistent profile with the extension. */
+export interface Profile {
+  readonly name: string;
+  readonly dir: string;
+  readonly context: BrowserContext;
+  readonly extensionId: string;
+  /** chrome-extension://<id>/<path> */
+  url(path: string): string;
+  /** Opens an extension page or site in a new tab. */
+  open(url: string): Promise<Page>;
+  /** Closes the browser, keeping the profile on disk. */
+  close(): Promise<void>;
+}
+
+/** Makes a fresh profile directory. */
+export async function newProfileDir(name: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), `pv-e2e-${name}-`));
+}
+
+/** Launches Chromium with the extension on profile `dir`. */
+export async function launchProfile(name: string, dir: string): Promise<Profile> {
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1200, height: 860 },
+    args: [`--disable-extensions-except=${EXTENSION_DIR}`, `--load-extension=${EXTENSION_DIR}`, '--no-sandbox', '--disable-gpu', '--no-first-run'],
+  });
+  const worker = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker', { timeout: 20_000 }));
+  const extensionId = new URL(worker.url()).host;
+  return {
+    name,
+    dir,
+    context,
+    extensionId,
+    url: (path) => `chrome-extension://${extensionId}/${path.replace(/^\//, '')}`,
+    async open(url) {
+      const page = await context.newPage();
+      await page.goto(url);
+      return page;
+    },
+    close: () => context.close(),
+  };
+}
+
+/** Removes a profile directory. */
+export async function removeProfileDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
+
+/** The approval window: waits for it to show a prompt of `kind` (opening it if needed). */
+export async function approvalPage(profile: Profile, kind?: string): Promise<Page> {
+  const find = () => profile.context.pages().find((p) => p.url().startsWith(profile.url('approve.html')));
+  let page = find();
+  const deadline = Date.now() + 20_000;
+  while (!page && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    page = find();
+  }
+  if (!page) throw new Error('the approval window did not open');
+  await page.waitForLoadState('domcontentloaded');
+  if (kind) await page.locator(`[data-prompt-kind="${kind}"]`).first().waitFor({ timeout: 20_000 });
+  return page;
+}
+
+/** Violations of axe-core (WCAG 2.1 A/AA rules) on `page` of impact serious or critical. */
+export async function seriousA11yViolations(page: Page): Promise<{ id: string; impact: string; help: string; targets: string[] }[]> {
+  await page.addScriptTag({ content: AxeBuilderSource.source });
+  const result = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }[] }> } }).axe;
+    return axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } });
+  });
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => ({ id: v.id, impact: v.impact ?? '', help: v.help, targets: v.nodes.flatMap((n) => n.target).slice(0, 5) }));
+}
+
+/** Saves a viewport screenshot of `page` to docs/screenshots/NAME.png. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: false });
+}
