@@ -57,7 +57,8 @@ async function loadBenchmarks(): Promise<Loaded> {
         loaded.benchmarks.push({ file, bench });
       }
     } catch (error) {
-      loaded.loadErrors.push({ file, message: errorMessage(error) });
+      // The message, not the stack: a bench file that does not load is usually mid-work elsewhere.
+      loaded.loadErrors.push({ file, message: error instanceof Error ? error.message : String(error) });
     }
   }
   return loaded;
@@ -137,7 +138,7 @@ async function main(argv: readonly string[]): Promise<number> {
   for (const { file, message } of loadErrors) console.error(`could not load bench/${file}: ${message}`);
 
   if (options.includes('--list')) {
-    for (const { file, bench } of benchmarks) console.log(`${bench.name.padEnd(28)} ${bench.unit.padEnd(8)} ${file}`);
+    for (const { file, bench } of benchmarks) console.log(`${bench.name.padEnd(28)} ${bench.unit.padEnd(12)} ${file}`);
     return loadErrors.length > 0 ? 1 : 0;
   }
 
