@@ -23,28 +23,12 @@
  * `restricted: true` in the decision, so that the store and the UI can hold it back.
  */
 
-/** The scopes of a vault. Kept here until src/grants exports its own list (see the report). */
-export const SCOPES = [
-  'summary',
-  'labs',
-  'notes',
-  'imaging',
-  'mental-health',
-  'substance-use',
-  'reproductive',
-  'genomics',
-] as const;
+import { SCOPE_NAMES, SENSITIVE_SCOPES, isScopeName, type ScopeName } from '../grants/index.js';
 
-/** One of {@link SCOPES}. */
-export type ScopeName = (typeof SCOPES)[number];
-
-/** Scopes that are never shared by default. */
-export const SENSITIVE_SCOPES: readonly ScopeName[] = ['mental-health', 'substance-use', 'reproductive', 'genomics'];
-
-/** True if `value` names a scope. */
-export function isScopeName(value: unknown): value is ScopeName {
-  return typeof value === 'string' && (SCOPES as readonly string[]).includes(value);
-}
+/** The scope names come from src/grants (a grant names scopes); re-exported for this layer's users. */
+export { SENSITIVE_SCOPES, isScopeName, type ScopeName };
+/** Every scope name, in display order (src/grants' SCOPE_NAMES). */
+export const SCOPES = SCOPE_NAMES;
 
 // ---------------------------------------------------------------------------------------------
 // Code systems (canonical URLs, and the OIDs some producers still send)
