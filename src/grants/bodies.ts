@@ -1,4 +1,4 @@
-import { decodeCanonical, encodeCanonical } from '../crypto/index.js';
+import { CryptoError, decodeCanonical, encodeCanonical } from '../crypto/index.js';
 import { MAX_BODY_BYTES, MAX_LIST_ITEMS, MAX_SEQ } from './constants.js';
 import type {
   AccessBody,
@@ -214,7 +214,14 @@ function toWire(type: EntryType, body: EntryBody): unknown {
  * body a verifier would refuse). Throws {@link Invalid}.
  */
 export function encodeBody<T extends EntryType>(type: T, body: BodyOf[T]): Uint8Array {
-  const bytes = plainBytes(encodeCanonical(toWire(type, body)));
+  let wire: unknown;
+  try {
+    wire = toWire(type, body);
+  } catch (error) {
+    if (error instanceof CryptoError) throw new Invalid('an entry id in the body is not a 43-character base64url id');
+    throw error;
+  }
+  const bytes = plainBytes(encodeCanonical(wire));
   if (bytes.length > MAX_BODY_BYTES) throw new Invalid(`body is larger than ${MAX_BODY_BYTES} bytes`);
   // Round trip through the verifier's own parser: what we sign is exactly what it accepts.
   decodeBody(type, bytes);

@@ -63,6 +63,8 @@ export const PROBLEM_CODES = {
   SEQ_GAP: 'rejected',
   BAD_DEPS: 'rejected',
   TS_NOT_AFTER_PARENT: 'rejected',
+  // flagged: a file's order lists an entry before its parent (log order is parents first)
+  BAD_ORDER: 'flagged',
   // flagged: kept, but it breaks a rule of the log
   NO_GENESIS: 'flagged',
   FUTURE_TIMESTAMP: 'flagged',

@@ -315,6 +315,7 @@ export class LogVerifier {
     await Promise.all(inFlight);
 
     for (const u of upgrades) this.upgradeBody(u);
+    if (options.order === 'given') this.checkGivenOrder(accepted);
     const added = this.admitAll(accepted, options.order === 'given' ? arrivalBefore : canonicalBefore);
     if (this.needsFullRecompute) this.recomputeAll();
     const pending = accepted.filter((c) => this.pendingById.has(c.id)).map((c) => c.id);
@@ -435,6 +436,15 @@ export class LogVerifier {
       if (error instanceof CryptoError) return { body: undefined, problem: problem('NON_CANONICAL', id, `body is not canonical DAG-CBOR (${error.message})`) };
       if (error instanceof Invalid) return { body: undefined, problem: problem('BAD_BODY', id, `${h.type} body: ${error.message}`) };
       throw error;
+    }
+  }
+
+  /** A log order lists every entry after its parents: one listed before a parent is BAD_ORDER. */
+  private checkGivenOrder(accepted: readonly Checked[]): void {
+    const position = new Map(accepted.map((c) => [c.id, c.arrival]));
+    for (const c of accepted) {
+      const later = c.parentIds.filter((p) => (position.get(p) ?? -1) > c.arrival);
+      if (later.length > 0) this.addFlag(c.id, problem('BAD_ORDER', c.id, 'the entry is listed before its parent', later));
     }
   }
 

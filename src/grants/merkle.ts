@@ -166,6 +166,10 @@ export function merkleRoot(leaves: readonly Uint8Array[]): Digest {
   return tree.root();
 }
 
+function isCount(value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0;
+}
+
 function isHash(value: Uint8Array): boolean {
   return value instanceof Uint8Array && value.length === HASH_BYTES;
 }
@@ -175,8 +179,8 @@ function isHash(value: Uint8Array): boolean {
  * every hash must be 32 bytes, so an empty leaf or root never verifies.
  */
 export function verifyInclusion(leafHashValue: Uint8Array, index: number, size: number, proof: readonly Uint8Array[], root: Uint8Array): boolean {
-  checkSize(index, 'index');
-  checkSize(size, 'size');
+  // A proof is input from a peer: anything out of range is a failed proof, not an exception.
+  if (!isCount(index) || !isCount(size) || !Array.isArray(proof)) return false;
   if (index >= size || !isHash(leafHashValue) || !isHash(root) || !proof.every(isHash)) return false;
   let fn = index;
   let sn = size - 1;
@@ -203,13 +207,14 @@ export function verifyInclusion(leafHashValue: Uint8Array, index: number, size: 
 /**
  * Checks a consistency proof: RFC 9162 §2.1.4.2. Policy beyond the maths (as transparency-dev at
  * the vectors' commit): 0 < size1 ≤ size2 (a proof from the empty tree proves nothing); equal
- * sizes need an empty proof and equal roots; every hash is 32 bytes.
+ * sizes need an empty proof and byte-equal roots; otherwise every hash is 32 bytes.
  */
 export function verifyConsistency(size1: number, size2: number, proof: readonly Uint8Array[], root1: Uint8Array, root2: Uint8Array): boolean {
-  checkSize(size1, 'size1');
-  checkSize(size2, 'size2');
-  if (size1 === 0 || size1 > size2 || !isHash(root1) || !isHash(root2) || !proof.every(isHash)) return false;
-  if (size1 === size2) return proof.length === 0 && equalBytes(root1, root2);
+  if (!isCount(size1) || !isCount(size2) || !Array.isArray(proof)) return false;
+  if (size1 === 0 || size1 > size2) return false;
+  // Equal sizes: the same tree, so the roots must be the same bytes (as transparency-dev compares them).
+  if (size1 === size2) return proof.length === 0 && root1 instanceof Uint8Array && root2 instanceof Uint8Array && equalBytes(root1, root2);
+  if (!isHash(root1) || !isHash(root2) || !proof.every(isHash)) return false;
   const path = isPowerOfTwo(size1) ? [root1, ...proof] : [...proof];
   if (path.length === 0) return false;
   let fn = size1 - 1;
