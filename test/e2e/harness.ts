@@ -106,3 +106,51 @@ export async function seriousA11yViolations(page: Page): Promise<{ id: string; i
 export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: false });
 }
+
+/** A strong synthetic passphrase for test vaults (never a real one). */
+export const TEST_PASSPHRASE = 'orbit lantern cactus velvet harbor';
+
+/** Creates a vault through the onboarding view; returns the vault tab, unlocked. */
+export async function createVault(profile: Profile, options: { name?: string; passphrase?: string; shot?: string } = {}): Promise<Page> {
+  const page = await profile.open(profile.url('vault.html'));
+  await page.getByRole('heading', { name: 'Welcome to Patient Vault' }).waitFor();
+  if (options.name) await page.getByLabel('Your name').fill(options.name);
+  await page.getByLabel('Passphrase', { exact: true }).fill(options.passphrase ?? TEST_PASSPHRASE);
+  await page.getByLabel('Passphrase again').fill(options.passphrase ?? TEST_PASSPHRASE);
+  if (options.shot) await screenshot(page, options.shot);
+  await page.getByRole('button', { name: 'Create vault' }).click();
+  await page.getByRole('navigation', { name: 'Vault sections' }).waitFor({ timeout: 90_000 });
+  return page;
+}
+
+/** Result of a page API call made from inside a page. */
+export type CallResult = { ok: true; result: unknown } | { ok: false; code: number | undefined; message: string };
+
+/** Calls `window.patientVault.request` in `page` and reports the outcome. */
+export function pageCall(page: Page, method: string, params?: unknown): Promise<CallResult> {
+  return page.evaluate(
+    async ([m, p]) => {
+      const vault = (window as unknown as { patientVault: { request(a: { method: string; params?: unknown }): Promise<unknown> } }).patientVault;
+      try {
+        return { ok: true as const, result: await vault.request(p === undefined ? { method: m } : { method: m, params: p }) };
+      } catch (e) {
+        const err = e as { code?: number; message?: string };
+        return { ok: false as const, code: err.code, message: String(err.message) };
+      }
+    },
+    [method, params] as const,
+  );
+}
+
+/** An approval window opened by the test (it stays open and lists prompts live). */
+export async function openApprovals(profile: Profile): Promise<Page> {
+  const page = await profile.open(profile.url('approve.html'));
+  await page.getByRole('heading', { name: 'Requests for your vault' }).waitFor();
+  return page;
+}
+
+/** Number of prompts an approval window shows. */
+export async function promptCount(approve: Page): Promise<number> {
+  await approve.waitForTimeout(300);
+  return approve.locator('[data-prompt-kind]').count();
+}
