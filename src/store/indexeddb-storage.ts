@@ -18,7 +18,12 @@ interface KvSchema extends DBSchema {
 export interface IndexedDbStorageOptions {
   /** Database name (one vault per database). */
   readonly name: string;
-  /** The IDBFactory to use. @default globalThis.indexedDB (pass fake-indexeddb's in Node tests) */
+  /**
+   * The IDBFactory to use. @default globalThis.indexedDB
+   * In Node tests pass a fresh fake-indexeddb `IDBFactory` per test. `idb` checks `instanceof
+   * IDBRequest` (and the other IDB classes) against globals, so the test must also
+   * `import 'fake-indexeddb/auto'`: the classes are global, the data is per factory.
+   */
   readonly factory?: IDBFactory;
   /** The IDBKeyRange constructor of the same implementation. @default globalThis.IDBKeyRange */
   readonly keyRange?: typeof IDBKeyRange;

@@ -10,8 +10,9 @@ export const HEADER_FORMAT = 'patient-vault/store';
 export const MAX_HEADER_BYTES = 64 * 1024;
 /** Wrapped vault key: AES-GCM nonce (12) ‖ 32-byte key ‖ tag (16). */
 export const WRAPPED_KEY_BYTES = 12 + 32 + 16;
-/** Shortest and longest idle time before auto-lock that a header may hold (1 s … 30 days). */
+/** Shortest idle time before auto-lock that a vault may hold (1 s). */
 export const MIN_AUTO_LOCK_MS = 1000;
+/** Longest idle time before auto-lock that a vault may hold (30 days); null means never. */
 export const MAX_AUTO_LOCK_MS = 30 * 24 * 60 * 60 * 1000;
 
 /**

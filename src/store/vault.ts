@@ -255,6 +255,7 @@ export class Vault {
     return this.#autoLockOverride === undefined ? this.#header.autoLockMs : this.#autoLockOverride;
   }
 
+  /** True while no key material is held (after open, lock, or auto-lock). */
   isLocked(): boolean {
     return this.#keys === undefined;
   }
