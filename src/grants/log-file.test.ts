@@ -134,7 +134,7 @@ describe('the export file', () => {
     const vault = decoded.vault;
     const { decodeHeader } = await import('./entry.js');
     const last = decodeHeader(decoded.entries[2]!.header);
-    const extra = [];
+    const extra: Awaited<ReturnType<typeof signEntry>>[] = [];
     for (const [i, body] of [deep, big].entries()) {
       extra.push(
         await signEntry(phone, { vault, author: phone.did, seq: 2 + i, prev: i === 0 ? (decoded.vault as string as never) : extra[0]!.id, deps: [], ts: last.ts + 1 + i, type: 'consent' }, body),

@@ -166,6 +166,11 @@ export function merkleRoot(leaves: readonly Uint8Array[]): Digest {
   return tree.root();
 }
 
+/** Array.isArray without narrowing the typed list to any[]. */
+function isList(value: unknown): boolean {
+  return Array.isArray(value);
+}
+
 function isCount(value: number): boolean {
   return Number.isSafeInteger(value) && value >= 0;
 }
@@ -180,7 +185,7 @@ function isHash(value: Uint8Array): boolean {
  */
 export function verifyInclusion(leafHashValue: Uint8Array, index: number, size: number, proof: readonly Uint8Array[], root: Uint8Array): boolean {
   // A proof is input from a peer: anything out of range is a failed proof, not an exception.
-  if (!isCount(index) || !isCount(size) || !Array.isArray(proof)) return false;
+  if (!isCount(index) || !isCount(size) || !isList(proof)) return false;
   if (index >= size || !isHash(leafHashValue) || !isHash(root) || !proof.every(isHash)) return false;
   let fn = index;
   let sn = size - 1;
@@ -210,7 +215,7 @@ export function verifyInclusion(leafHashValue: Uint8Array, index: number, size: 
  * sizes need an empty proof and byte-equal roots; otherwise every hash is 32 bytes.
  */
 export function verifyConsistency(size1: number, size2: number, proof: readonly Uint8Array[], root1: Uint8Array, root2: Uint8Array): boolean {
-  if (!isCount(size1) || !isCount(size2) || !Array.isArray(proof)) return false;
+  if (!isCount(size1) || !isCount(size2) || !isList(proof)) return false;
   if (size1 === 0 || size1 > size2) return false;
   // Equal sizes: the same tree, so the roots must be the same bytes (as transparency-dev compares them).
   if (size1 === size2) return proof.length === 0 && root1 instanceof Uint8Array && root2 instanceof Uint8Array && equalBytes(root1, root2);
