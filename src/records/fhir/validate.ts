@@ -112,18 +112,42 @@ function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
+interface KeyElement {
+  element: InternalSchemaElement;
+  code: string;
+}
+
+/** Per schema: JSON key → element and type code, filled lazily (choice types make keys many). */
+const keyCache = new WeakMap<InternalTypeSchema, Map<string, KeyElement | null>>();
+
 /** The element and type code a JSON key stands for (`valueQuantity` → value[x], Quantity). */
-function elementFor(schema: InternalTypeSchema, key: string): { element: InternalSchemaElement; code: string } | undefined {
-  const direct = schema.elements[key];
-  if (direct) return { element: direct, code: direct.type[0]?.code ?? '' };
-  for (const [name, element] of Object.entries(schema.elements)) {
-    if (!name.endsWith('[x]')) continue;
-    const stem = name.slice(0, -3);
-    if (!key.startsWith(stem)) continue;
-    const t = element.type.find((x) => stem + capitalize(x.code) === key);
-    if (t) return { element, code: t.code };
+function elementFor(schema: InternalTypeSchema, key: string): KeyElement | undefined {
+  let cache = keyCache.get(schema);
+  if (!cache) {
+    cache = new Map();
+    keyCache.set(schema, cache);
   }
-  return undefined;
+  const cached = cache.get(key);
+  if (cached !== undefined) return cached ?? undefined;
+  let found: KeyElement | null = null;
+  const direct = schema.elements[key];
+  if (direct) {
+    found = { element: direct, code: direct.type[0]?.code ?? '' };
+  } else {
+    for (const [name, element] of Object.entries(schema.elements)) {
+      if (!name.endsWith('[x]')) continue;
+      const stem = name.slice(0, -3);
+      if (!key.startsWith(stem)) continue;
+      const t = element.type.find((x) => stem + capitalize(x.code) === key);
+      if (t) {
+        found = { element, code: t.code };
+        break;
+      }
+    }
+  }
+  // Only keys that name an element are cached, so hostile input cannot grow the cache.
+  if (found) cache.set(key, found);
+  return found ?? undefined;
 }
 
 function typeSchema(schema: InternalTypeSchema, code: string, registry: Record<string, InternalTypeSchema>): InternalTypeSchema | undefined {
