@@ -72,7 +72,9 @@ const kdfUnlock: Benchmark = {
       () => {
         if (nobleSha256(block).length !== 32) throw new Error('SHA-256 returned a digest of the wrong length');
       },
-      { warmup: 1, iterations: 5 },
+      // Best of 5: the goal is an absolute time a user waits on their own machine, which other
+      // people's processes do not share; the ratio to the same-run baseline shows the load.
+      { warmup: 1, iterations: 5, statistic: 'min' },
     );
   },
 };
