@@ -146,6 +146,15 @@ describe('parseImport: FHIR JSON', () => {
     expect(referencesIn(result.resources[0]!.resource)).toEqual(['Patient/abc']);
   });
 
+  it('imports a DocumentReference with an attachment over 1 MiB (R4 sets no base64Binary limit)', async () => {
+    const data = Buffer.alloc(3 * 1024 * 1024, 7).toString('base64');
+    const doc = { resourceType: 'DocumentReference', status: 'current', content: [{ attachment: { contentType: 'application/pdf', data } }] };
+    const result = await parseImport(JSON.stringify(doc), { now });
+    expect(result.resources[0]!.scope).toBe('notes');
+    const bad = { ...doc, content: [{ attachment: { contentType: 'application/pdf', data: 'not base64!' } }] };
+    expect((await refusal(parseImport(JSON.stringify(bad), { now }))).problems[0]!.rule).toBe('R4_FORMAT');
+  });
+
   it('imports the same record twice in one file once', async () => {
     const text = bundleOf('collection', [{ resource: patient as never }, { resource: patient as never }]);
     expect((await parseImport(text, { now })).resources).toHaveLength(1);

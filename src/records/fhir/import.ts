@@ -50,9 +50,12 @@ export interface ImportedResource {
 
 /** The verification status of one health card in the input. */
 export interface CardReport {
+  /** The card's `iss` ('' if the card could not be read at all). */
   issuer: string;
   verified: boolean;
+  /** Why the card is not verified, or why it was refused (partial mode). */
   reason?: string;
+  /** Resources the card holds (0 if refused); identical ones across cards are imported once. */
   resourceCount: number;
 }
 
@@ -421,6 +424,5 @@ export async function parseImport(input: Uint8Array | string, options: ParseImpo
       if (entry.problems.length === 0 && !duplicates.has(entry)) resources.push(finish(entry, unitEntries));
     }
   }
-  // A card counts only the resources actually imported from it.
   return { resources, problems, cards: g.cards };
 }

@@ -15,6 +15,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { ensureDefinitions, type LoadedDefinitions } from './definitions.js';
 import { checkNarrative } from './narrative.js';
 import { isAcceptedResourceType } from '../scopes.js';
+import { MAX_IMPORT_BYTES } from './json.js';
 
 /** One rule broken inside one resource; `path` is a FHIRPath-like location, never a value. */
 export interface ResourceProblem {
@@ -317,7 +318,9 @@ export function validateLoaded(resource: unknown, defs: LoadedDefinitions): Reso
   walkResource(resource, type, ctx);
   const tokens: Record<string, TypedValueWithPath[]> = {};
   try {
-    medplumValidate(resource as unknown as Resource, { collect: { tokens } });
+    // R4 sets no size limit on base64Binary (medplum's default is 1 MiB): attachments are bounded by
+    // the import size limit instead, and the store splits them into chunks.
+    medplumValidate(resource as unknown as Resource, { collect: { tokens }, base64BinaryMaxBytes: MAX_IMPORT_BYTES });
   } catch (e) {
     if (e instanceof OperationOutcomeError) {
       result.problems.push(...issuesToProblems(e.outcome.issue ?? []));

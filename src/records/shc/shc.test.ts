@@ -4,7 +4,7 @@ import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { RecordsError } from '../errors.js';
 import { parseImport } from '../index.js';
-import { MAX_PAYLOAD_BYTES, assembleQrLines, decodeNumeric, encodeNumeric, inflateCapped, jwkThumbprint, parseJws, signingKeysOf, TrustedIssuers, decodeQrImage } from './index.js';
+import { httpFetchJwks, MAX_PAYLOAD_BYTES, assembleQrLines, decodeNumeric, encodeNumeric, inflateCapped, jwkThumbprint, parseJws, signingKeysOf, TrustedIssuers, decodeQrImage } from './index.js';
 
 // Test vectors from the SMART Health Cards specification (github.com/smart-on-fhir/health-cards,
 // branch gh-pages, examples/; CC-BY 4.0 / MIT): see test/fixtures/README.md.
@@ -132,5 +132,22 @@ describe('SMART Health Cards: malformed parts are refused with a typed error', (
     view.setUint32(16, 100_000);
     view.setUint32(20, 100_000);
     expect(await code(header)).toBe('IMAGE_UNREADABLE');
+  });
+
+  it('httpFetchJwks asks iss + /.well-known/jwks.json over https only, and caps the size', async () => {
+    const asked: string[] = [];
+    const serve = (body: string, status = 200): typeof fetch => (url) => {
+      asked.push(url instanceof URL ? url.href : typeof url === 'string' ? url : url.url);
+      return Promise.resolve(new Response(body, { status }));
+    };
+    const jwks = spec('issuer-jwks.json');
+    expect(await httpFetchJwks(serve(jwks))(SPEC_ISS)).toEqual(JSON.parse(jwks));
+    expect(asked).toEqual([`${SPEC_ISS}/.well-known/jwks.json`]);
+    await expect(httpFetchJwks(serve(jwks))('http://plain.example.org')).rejects.toMatchObject({ code: 'SHC_UNTRUSTED_ISSUER' });
+    await expect(httpFetchJwks(serve('x'.repeat(300 * 1024)))(SPEC_ISS)).rejects.toMatchObject({ code: 'SHC_BAD_JWKS' });
+    await expect(httpFetchJwks(serve('{}', 404))(SPEC_ISS)).rejects.toMatchObject({ code: 'SHC_UNTRUSTED_ISSUER' });
+    // Through parseImport: a fetched key set verifies the spec card.
+    const result = await parseImport(spec('example-00-d-jws.txt'), { now: SPEC_NOW, trust: new TrustedIssuers(), fetchJwks: httpFetchJwks(serve(jwks)) });
+    expect(result.cards[0]!.verified).toBe(true);
   });
 });
