@@ -868,7 +868,8 @@ export class LogVerifier {
       this.tooManyMembers(node);
       return;
     }
-    if (REDUCING_TYPES.has(node.h.type) && node.authPast) {
+    // A withheld removal's target is unknown to this copy (withholding never hides one that concerns it).
+    if (REDUCING_TYPES.has(node.h.type) && node.authPast && node.body !== undefined) {
       const target = node.h.type === 'device.remove' ? (node.body as DeviceRemoveBody).device : (node.body as UndelegateBody).delegate;
       this.recomputeLive(new Set([target]));
     }
