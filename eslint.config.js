@@ -3,32 +3,52 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-/** Layers from the bottom up; each may import only the ones before it. */
-const LAYERS = ['crypto', 'store', 'grants', 'records', 'sync', 'node', 'api', 'ui'];
+import path from 'node:path';
 
-function layerRules(layer) {
-  const above = LAYERS.slice(LAYERS.indexOf(layer) + 1);
-  return {
-    files: [`src/${layer}/**/*.{ts,tsx}`],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            ...above.map((upper) => ({
-              group: [`**/${upper}`, `**/${upper}/**`],
-              message: `src/${layer} may not import src/${upper}: imports point downwards only (ARCHITECTURE.md).`,
-            })),
-            {
-              group: ['../*/*', '!../*/index.js', '../../src/*/*', '!../../src/*/index.js'],
-              message: 'Import another layer only through its index.ts (CONVENTIONS.md §1).',
-            },
-          ],
-        },
-      ],
-    },
-  };
+/** Layers from the bottom up; each may import only the ones before it (ARCHITECTURE.md). */
+const LAYERS = ['crypto', 'store', 'grants', 'records', 'sync', 'node', 'api', 'ui'];
+const SRC = path.join(import.meta.dirname, 'src');
+
+/** The layer folder a path lies in, or undefined outside src/. */
+function layerOf(file) {
+  const rel = path.relative(SRC, file);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) return undefined;
+  return rel.split(path.sep)[0];
 }
+
+/**
+ * The layer rule, resolved on real paths (not name patterns): an import that lands in another
+ * layer must point downwards and must name that layer's index (CONVENTIONS.md §1). Files outside
+ * src/ (entrypoints, bin) may use any layer, through its index only. Tests and benchmarks may
+ * reach a layer's test kit or internals directly (still never upwards from inside src/).
+ */
+const layerBoundaries = {
+  meta: { type: 'problem', schema: [], messages: {
+    upwards: 'src/{{from}} may not import src/{{to}}: imports point downwards only (ARCHITECTURE.md).',
+    deep: 'Import src/{{to}} only through its index.ts (CONVENTIONS.md §1), not {{spec}}.',
+  } },
+  create(context) {
+    const file = context.filename;
+    const from = layerOf(file);
+    const rel = path.relative(import.meta.dirname, file);
+    const isTest = /\.test\.tsx?$/.test(file) || rel.startsWith(`test${path.sep}`) || rel.startsWith(`bench${path.sep}`);
+    function check(node) {
+      const spec = node.source && node.source.value;
+      if (typeof spec !== 'string' || !spec.startsWith('.')) return;
+      const target = path.resolve(path.dirname(file), spec);
+      const to = layerOf(target);
+      if (to === undefined || to === from) return;
+      if (from !== undefined && LAYERS.indexOf(to) > LAYERS.indexOf(from)) {
+        context.report({ node: node.source, messageId: 'upwards', data: { from, to } });
+        return;
+      }
+      if (!isTest && target !== path.join(SRC, to, 'index.js')) {
+        context.report({ node: node.source, messageId: 'deep', data: { to, spec } });
+      }
+    }
+    return { ImportDeclaration: check, ExportNamedDeclaration: check, ExportAllDeclaration: check, ImportExpression: check };
+  },
+};
 
 export default tseslint.config(
   { ignores: ['node_modules/', '.output/', '.wxt/', 'dist/', 'coverage/', 'test/fixtures/generated/', 'tmp/'] },
@@ -52,13 +72,10 @@ export default tseslint.config(
       'no-console': 'error',
     },
   },
-  ...LAYERS.map(layerRules),
   {
-    // entrypoints are thin: they may reach src/ only through a layer's index.ts.
-    files: ['entrypoints/**/*.{ts,tsx}'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['../src/*/*', '!../src/*/index.js', '../../src/*/*', '!../../src/*/index.js'], message: 'Entry points import src/ through index.ts only.' }] }],
-    },
+    files: ['src/**/*.{ts,tsx}', 'entrypoints/**/*.{ts,tsx}', 'bin/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts'],
+    plugins: { pvault: { rules: { 'layer-boundaries': layerBoundaries } } },
+    rules: { 'pvault/layer-boundaries': 'error' },
   },
   {
     files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],

@@ -33,7 +33,8 @@ const processIo: CommandIo = {
 export async function main(argv: string[], io: CommandIo = processIo): Promise<number> {
   const [first, second] = argv;
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
-    (first === undefined ? io.stderr : io.stdout)(USAGE());
+    if (first === undefined) io.stderr(USAGE());
+    else io.stdout(USAGE());
     return first === undefined ? EXIT_USAGE : 0;
   }
   const twoWord = second !== undefined ? `${first} ${second}` : undefined;
