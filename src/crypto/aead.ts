@@ -49,10 +49,20 @@ interface NodeGcm {
  * through `process.getBuiltinModule` (Node ≥ 20.16) so bundlers never see a node: import; the
  * browser, where it is absent, uses WebCrypto. Both produce the same bytes (tests check both).
  */
-const nodeGcm: NodeGcm | undefined = (() => {
+const nodeModule = (id: string): unknown => {
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  const mod = typeof proc?.getBuiltinModule === 'function' ? proc.getBuiltinModule('node:crypto') : undefined;
-  return mod as NodeGcm | undefined;
+  return typeof proc?.getBuiltinModule === 'function' ? proc.getBuiltinModule(id) : undefined;
+};
+const nodeGcm = nodeModule('node:crypto') as NodeGcm | undefined;
+
+/**
+ * An output buffer for sealing: under Node without the zero-fill that every byte of is about to be
+ * overwritten anyway (1 MiB chunks: ~12% of seal time), in its own ArrayBuffer (never the pool).
+ */
+const allocOutput: (length: number) => Uint8Array = (() => {
+  const buffer = nodeModule('node:buffer') as { Buffer: { allocUnsafeSlow(n: number): Uint8Array } } | undefined;
+  if (!buffer) return (length) => new Uint8Array(length);
+  return (length) => new Uint8Array(buffer.Buffer.allocUnsafeSlow(length).buffer, 0, length);
 })();
 
 /** Whether seal/open use node:crypto (true under Node) rather than WebCrypto. For tests and benchmarks. */
@@ -131,7 +141,7 @@ export async function openWithWebCrypto(key: Uint8Array, ciphertext: Uint8Array,
 export function sealWithNode(gcm: NodeGcm, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, associatedData: Uint8Array): Ciphertext {
   const cipher = gcm.createCipheriv('aes-256-gcm', key, nonce, { authTagLength: AEAD_TAG_BYTES });
   cipher.setAAD(associatedData);
-  const out = new Uint8Array(AEAD_NONCE_BYTES + plaintext.length + AEAD_TAG_BYTES);
+  const out = allocOutput(AEAD_NONCE_BYTES + plaintext.length + AEAD_TAG_BYTES);
   out.set(nonce, 0);
   const body = cipher.update(plaintext);
   out.set(body, AEAD_NONCE_BYTES);
