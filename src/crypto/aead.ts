@@ -61,8 +61,9 @@ const nodeGcm = nodeModule('node:crypto') as NodeGcm | undefined;
  */
 const allocOutput: (length: number) => Uint8Array = (() => {
   const buffer = nodeModule('node:buffer') as { Buffer: { allocUnsafeSlow(n: number): Uint8Array } } | undefined;
+  // Below 64 KiB a fresh zeroed Uint8Array is cheaper than a separate unpooled allocation.
   if (!buffer) return (length) => new Uint8Array(length);
-  return (length) => new Uint8Array(buffer.Buffer.allocUnsafeSlow(length).buffer, 0, length);
+  return (length) => (length < 65_536 ? new Uint8Array(length) : new Uint8Array(buffer.Buffer.allocUnsafeSlow(length).buffer, 0, length));
 })();
 
 /** Whether seal/open use node:crypto (true under Node) rather than WebCrypto. For tests and benchmarks. */
