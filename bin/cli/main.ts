@@ -8,6 +8,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
   init: { summary: 'create an encrypted vault in a directory', load: () => import('./commands/init.js') },
   status: { summary: "show a vault's schema, KDF, record count and lock state", load: () => import('./commands/status.js') },
   relay: { summary: 'run the relay: circuit relay + store-and-forward mailbox', load: () => import('./commands/relay.js') },
+  'log generate': { summary: 'write a synthetic, signed grant log export file', load: () => import('./commands/log-generate.js') },
+  verify: { summary: 'verify a grant log export file', load: () => import('./commands/verify.js') },
 };
 
 const USAGE = () => `pvault — Patient Vault command line

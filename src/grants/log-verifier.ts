@@ -983,7 +983,7 @@ export class LogVerifier {
 
   /** Whether enabler `x` still gives its role at `now` (removals anywhere count). */
   private enablerLive(x: Enabler, now: number): boolean {
-    if (!x.node.liveAuth) return false;
+    if (!x.node.liveAuth || x.node.h.ts > now + MAX_CLOCK_SKEW_MS) return false;
     if (x.expires !== null && now >= x.expires) return false;
     const chain = this.authors.get(x.did);
     if (chain !== undefined && chain.forkSeq !== Infinity) return false;
