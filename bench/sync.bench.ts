@@ -25,8 +25,8 @@ import { Repo } from '@automerge/automerge-repo';
 import { MessageChannelNetworkAdapter } from '@automerge/automerge-repo-network-messagechannel';
 import { MessageChannel } from 'node:worker_threads';
 import { generateIdentity, generateKey, open, seal, sha256, toHex, utf8, type Identity, type SymmetricKey } from '../src/crypto/index.js';
-import { LogVerifier, LogWriter, type EntryId, type ScopeName } from '../src/grants/index.js';
-import { createNodeLibp2p, DocSync, DocumentHandle, type SyncLibp2p, type SyncTarget } from '../src/sync/index.js';
+import { LogWriter, type LogVerifier, type ScopeName } from '../src/grants/index.js';
+import { createNodeLibp2p, DocSync, DocumentHandle, type SyncLibp2p } from '../src/sync/index.js';
 import { generatePatientBundle } from '../test/fixtures/generator.js';
 import { median, perSecond, timeOnce, type Benchmark } from './harness.js';
 
@@ -105,7 +105,7 @@ const firstSync: Benchmark = {
       summary: new DocumentHandle<SealedScope>(await sealedScope('summary', data.summary, keys.summary)),
     };
     const patient = await node(generateIdentity());
-    const server = new DocSync({ host: patient }, { authorize: () => 'read', resolve: (_v, doc) => docs[doc as 'labs' | 'summary'] as SyncTarget });
+    const server = new DocSync({ host: patient }, { authorize: () => 'read', resolve: (_v, doc) => docs[doc as 'labs' | 'summary'] });
     await server.start();
     const ours: number[] = [];
     for (let round = 0; round < 2; round++) {
@@ -156,7 +156,7 @@ async function measureIncremental(): Promise<IncrementalFigures> {
   const patientDoc = new DocumentHandle<SealedScope>(Automerge.clone(base));
   const patient = await node(generateIdentity());
   const provider = await node(generateIdentity());
-  await new DocSync({ host: patient }, { authorize: () => 'read', resolve: () => patientDoc as SyncTarget }).start();
+  await new DocSync({ host: patient }, { authorize: () => 'read', resolve: () => patientDoc }).start();
   const providerDoc = new DocumentHandle<SealedScope>(Automerge.clone(base));
   const session = await new DocSync({ host: provider }, { authorize: () => false, resolve: () => undefined }).sync(patient.getMultiaddrs(), { vault: 'bench', doc: 'labs', target: providerDoc, live: true });
   await session.synced();
@@ -257,7 +257,7 @@ const revokeToCutoff: Benchmark = {
     const provider = await node(providerId);
     const server = new DocSync(
       { host: patient },
-      { authorize: (remote, _vault, scope) => (log.entitlement(remote, scope as ScopeName, Date.now()).entitled ? 'read' : false), resolve: () => doc as SyncTarget },
+      { authorize: (remote, _vault, scope) => (log.entitlement(remote, scope as ScopeName, Date.now()).entitled ? 'read' : false), resolve: () => doc },
     );
     await server.start();
     const client = new DocSync({ host: provider }, { authorize: () => false, resolve: () => undefined });
@@ -269,7 +269,7 @@ const revokeToCutoff: Benchmark = {
       await session.synced();
       cutoffs.push(
         await timeOnce(async () => {
-          await writer.append(patientId, 'revoke', { grant: grant.id as EntryId, reason: null }, { ts: Date.now() });
+          await writer.append(patientId, 'revoke', { grant: grant.id, reason: null }, { ts: Date.now() });
           await server.reauthorize();
           const end = await session.closed();
           if (end.code !== 'AUTHORIZATION_ENDED') throw new Error(`stream ended with ${end.code ?? 'no code'}`);

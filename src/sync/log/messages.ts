@@ -18,7 +18,7 @@ export const frontierItemSchema = z.object({ author: did, seq: z.number().int().
 /** An entry as it travels: signed header, signature, body when the receiver is entitled to it. */
 export const wireEntrySchema = z.object({
   header: bytesMax(MAX_WIRE_HEADER_BYTES),
-  signature: z.instanceof(Uint8Array).refine((b) => b.length === 64, { message: 'signature must be 64 bytes' }),
+  signature: z.custom<Uint8Array>((b) => b instanceof Uint8Array && b.length === 64, { message: 'signature must be 64 bytes' }),
   body: bytesMax(MAX_WIRE_BODY_BYTES).optional(),
 });
 

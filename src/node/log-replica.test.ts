@@ -1,0 +1,108 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { encodeCanonical, generateIdentity, randomBytes, type Digest, type Identity } from '../crypto/index.js';
+import { LogVerifier, LogWriter, entryIdOf, signTreeHead, type EntryId, type VaultId } from '../grants/index.js';
+import { LogSync } from '../sync/index.js';
+import { startPeers, stopPeers, type TestPeer } from '../sync/testkit.js';
+import { GrantLogReplica } from './log-replica.js';
+
+describe('grant-log replication through src/grants, over real libp2p', () => {
+  let peers: TestPeer[];
+  let patient: TestPeer;
+  let provider: TestPeer;
+  let writer: LogWriter;
+  let vault: VaultId;
+  let patientReplica: GrantLogReplica;
+  let providerReplica: GrantLogReplica;
+  let providerLog: LogVerifier;
+  let patientSync: LogSync;
+  let providerSync: LogSync;
+  let clock: number;
+  const other: Identity = generateIdentity();
+
+  beforeEach(async () => {
+    peers = await startPeers(2);
+    [patient, provider] = peers as [TestPeer, TestPeer];
+    clock = 1_750_000_000_000;
+    ({ writer, vault } = await LogWriter.createVault(patient.identity, { subject: patient.identity.did, devices: [patient.identity.did], delegates: [], label: null }, clock));
+    patientReplica = new GrantLogReplica({ identity: patient.identity, now: () => clock });
+    patientReplica.track(writer.log);
+    providerLog = new LogVerifier({ vault });
+    providerReplica = new GrantLogReplica({ identity: provider.identity, now: () => clock });
+    providerReplica.track(providerLog, [patient.identity.did]);
+    patientSync = new LogSync({ host: patient.node, bans: patient.bans }, { replica: patientReplica });
+    providerSync = new LogSync({ host: provider.node, bans: provider.bans }, { replica: providerReplica });
+    await patientSync.start();
+    await providerSync.start();
+  });
+
+  afterEach(async () => {
+    await stopPeers(peers);
+  });
+
+  async function grant(to: Identity, scopes: ('labs' | 'summary')[]): Promise<EntryId> {
+    clock += 1000;
+    const entry = await writer.append(patient.identity, 'grant', { grantee: to.did, scopes, actions: ['read'], purpose: 'treatment', expires: clock + 30 * 86_400_000, keys: [] }, { ts: clock });
+    patientReplica.noteWritten(vault, [entry]);
+    return entry.id;
+  }
+
+  it('gives the provider every header, the bodies of its own grant, and none of another party’s grant', async () => {
+    const mine = await grant(provider.identity, ['labs', 'summary']);
+    const theirs = await grant(other, ['labs']);
+    const result = await providerSync.exchange(patient.node.getMultiaddrs(), vault);
+    expect(result.received).toBe(3);
+    expect(providerLog.size).toBe(3);
+    expect(providerLog.entry(mine)?.body).toBeDefined();
+    expect(providerLog.entry(theirs)?.body).toBeUndefined();
+    expect(providerLog.entitlement(provider.identity.did, 'labs', clock).entitled).toBe(true);
+    // The provider's copy verifies: signatures, links, authority — with the other grant withheld.
+    expect(providerLog.problems(clock)).toEqual([]);
+  });
+
+  it('carries a revocation to the provider, and a replayed revoked grant stays revoked', async () => {
+    const id = await grant(provider.identity, ['labs']);
+    await providerSync.exchange(patient.node.getMultiaddrs(), vault);
+    const grantEntry = providerLog.entries().find((e) => entryIdOf(e.header, e.signature) === id);
+    clock += 1000;
+    const revoke = await writer.append(patient.identity, 'revoke', { grant: id, reason: null }, { ts: clock });
+    patientReplica.noteWritten(vault, [revoke]);
+    await providerSync.exchange(patient.node.getMultiaddrs(), vault);
+    expect(providerLog.entitlement(provider.identity.did, 'labs', clock).entitled).toBe(false);
+    // The provider replays its old grant to the patient: known, changes nothing.
+    const replay = await patientReplica.receive(provider.identity.did, vault, [grantEntry!]);
+    expect(replay.ok).toBe(true);
+    expect(writer.log.entitlement(provider.identity.did, 'labs', clock).entitled).toBe(false);
+  });
+
+  it('refuses an entry whose signature does not verify and keeps nothing of it', async () => {
+    await grant(provider.identity, ['labs']);
+    await providerSync.exchange(patient.node.getMultiaddrs(), vault);
+    // The provider forges an entry in the patient's name: a grant to itself of every scope.
+    const forged = await LogWriter.createVault(provider.identity, { subject: provider.identity.did, devices: [provider.identity.did], delegates: [], label: null }, clock);
+    const bad = { header: forged.genesis.header, signature: randomBytes(64), body: forged.genesis.body };
+    const verdict = await patientReplica.receive(provider.identity.did, vault, [bad]);
+    expect(verdict).toMatchObject({ ok: false, code: 'INVALID_ENTRY' });
+    expect(writer.log.size).toBe(2);
+  });
+
+  it('keeps two different signed tree heads of one size as proof of a fork, and ends the exchange', async () => {
+    await grant(provider.identity, ['labs']);
+    await providerSync.exchange(patient.node.getMultiaddrs(), vault);
+    // The patient's node now shows a different history of the same size.
+    const forgedHead = await signTreeHead(patient.identity, { vault, size: writer.log.size, root: randomBytes(32) as Digest, ts: clock });
+    const bytes = encodeCanonical({ head: forgedHead.head, signature: forgedHead.signature });
+    const verdict = await providerReplica.receiveTreeHead(patient.identity.did, vault, bytes);
+    expect(verdict).toMatchObject({ ok: false, code: 'FORK' });
+    expect(providerReplica.forks(vault)).toHaveLength(1);
+    expect(providerLog.problems(clock).some((p) => p.code === 'FORK')).toBe(true);
+  });
+
+  it('refuses to replicate with a stranger', async () => {
+    const [stranger] = await startPeers(1);
+    peers.push(stranger!);
+    const strangerReplica = new GrantLogReplica({ identity: stranger!.identity });
+    strangerReplica.track(new LogVerifier({ vault }), [patient.identity.did]);
+    const sync = new LogSync({ host: stranger!.node }, { replica: strangerReplica });
+    await expect(sync.exchange(patient.node.getMultiaddrs(), vault)).rejects.toMatchObject({ code: 'NOT_AUTHORIZED' });
+  });
+});

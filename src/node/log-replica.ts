@@ -1,0 +1,171 @@
+import { decodeCanonical, encodeCanonical, type Did, type Identity } from '../crypto/index.js';
+import {
+  decodeHeader,
+  decodeTreeHead,
+  entryIdOf,
+  findForks,
+  signTreeHead,
+  type LogVerifier,
+  type SignedEntry,
+  type SignedTreeHead,
+  type VaultId,
+} from '../grants/index.js';
+import type { FrontierItem, LogReplica, ReceiveResult, WireEntry } from '../sync/index.js';
+
+/** Told of entries that joined a log through replication (to persist them, and to react). */
+export type EntriesAdded = (vault: VaultId, entries: readonly SignedEntry[], from: Did) => void | Promise<void>;
+
+interface Book {
+  readonly log: LogVerifier;
+  /** Newest entry per author. */
+  readonly frontier: Map<Did, FrontierItem>;
+  /** Everyone who may replicate this log: authors, the subject, devices, delegates, grantees. */
+  readonly parties: Set<Did>;
+}
+
+/**
+ * The grant logs this node holds, as the log protocol sees them (a {@link LogReplica}). Every
+ * entry received goes through src/grants' {@link LogVerifier} before it is kept; the verifier
+ * refuses bad signatures, broken links and foreign vaults, and keeps equivocations and forks as
+ * proof. Bodies go only to the parties entitled to them (`LogVerifier.entries({ for })`).
+ */
+export class GrantLogReplica implements LogReplica {
+  private readonly books = new Map<string, Book>();
+  private readonly identity: Identity;
+  private readonly now: () => number;
+  private readonly onAdded: EntriesAdded | undefined;
+
+  constructor(options: { identity: Identity; now?: () => number; onAdded?: EntriesAdded }) {
+    this.identity = options.identity;
+    this.now = options.now ?? Date.now;
+    this.onAdded = options.onAdded;
+  }
+
+  /** Starts replicating `log` (a vault this node owns, or one shared with it). */
+  track(log: LogVerifier, expectedParties: readonly Did[] = []): void {
+    const book: Book = { log, frontier: new Map(), parties: new Set(expectedParties) };
+    this.books.set(log.vault, book);
+    this.index(book, log.entries());
+  }
+
+  /** The log of `vault`, if held. */
+  log(vault: string): LogVerifier | undefined {
+    return this.books.get(vault)?.log;
+  }
+
+  /** Records entries written locally (by a LogWriter on the tracked verifier). */
+  noteWritten(vault: string, entries: readonly SignedEntry[]): void {
+    const book = this.books.get(vault);
+    if (book) this.index(book, entries);
+  }
+
+  /** Adds a party that may replicate before any entry names it (an invitee about to be granted). */
+  allow(vault: string, party: Did): void {
+    this.books.get(vault)?.parties.add(party);
+  }
+
+  private index(book: Book, entries: readonly SignedEntry[]): void {
+    for (const entry of entries) {
+      const id = entryIdOf(entry.header, entry.signature);
+      const known = book.log.entry(id);
+      if (!known) continue;
+      const { header, body } = known;
+      const current = book.frontier.get(header.author);
+      if (!current || header.seq > current.seq) book.frontier.set(header.author, { author: header.author, seq: header.seq, id });
+      book.parties.add(header.author);
+      if (body === undefined) continue;
+      const b = body as unknown as Record<string, unknown>;
+      for (const field of ['grantee', 'delegate', 'device', 'subject'] as const) {
+        if (typeof b[field] === 'string') book.parties.add(b[field] as Did);
+      }
+      if (Array.isArray(b.devices)) for (const d of b.devices as Did[]) book.parties.add(d);
+      if (Array.isArray(b.delegates)) for (const d of b.delegates as { delegate: Did }[]) book.parties.add(d.delegate);
+    }
+  }
+
+  mayReplicate(remote: Did, vault: string): boolean {
+    return this.books.get(vault)?.parties.has(remote) ?? false;
+  }
+
+  frontier(vault: string): Promise<readonly FrontierItem[] | undefined> {
+    const book = this.books.get(vault);
+    return Promise.resolve(book ? [...book.frontier.values()] : undefined);
+  }
+
+  async signedTreeHead(vault: string): Promise<Uint8Array | undefined> {
+    const book = this.books.get(vault);
+    if (!book || book.log.size === 0) return undefined;
+    const { size, root } = book.log.treeHead();
+    const sth = await signTreeHead(this.identity, { vault: book.log.vault, size, root, ts: this.now() });
+    return encodeCanonical({ head: sth.head, signature: sth.signature });
+  }
+
+  entriesFor(remote: Did, vault: string, remoteFrontier: readonly FrontierItem[]): Promise<readonly WireEntry[]> {
+    const book = this.books.get(vault);
+    if (!book) return Promise.resolve([]);
+    const have = new Map(remoteFrontier.map((f) => [f.author, f]));
+    const out: WireEntry[] = [];
+    for (const entry of book.log.entries({ for: remote, now: this.now() })) {
+      const header = decodeHeader(entry.header);
+      const theirs = have.get(header.author);
+      // Newer than what they hold of that author; or, at their newest seq, a different entry
+      // (an equivocation they should see as proof).
+      const lacks = theirs === undefined || header.seq > theirs.seq || (header.seq === theirs.seq && entryIdOf(entry.header, entry.signature) !== theirs.id);
+      if (lacks) out.push(entry.body === undefined ? { header: entry.header, signature: entry.signature } : { header: entry.header, signature: entry.signature, body: entry.body });
+    }
+    return Promise.resolve(out);
+  }
+
+  async receive(remote: Did, vault: string, entries: readonly WireEntry[]): Promise<ReceiveResult> {
+    const book = this.books.get(vault);
+    if (!book) return { ok: false, code: 'INVALID_ENTRY', detail: 'this node holds no log of that vault' };
+    const signed: SignedEntry[] = entries.map((e) => (e.body === undefined ? { header: e.header, signature: e.signature } : { header: e.header, signature: e.signature, body: e.body }));
+    const result = await book.log.add(signed);
+    // Entries that verified are kept even when others of the batch are refused: each stands on its
+    // own signature and links. The refused ones are never stored.
+    const added = new Set<string>(result.added);
+    const kept = signed.filter((e) => added.has(entryIdOf(e.header, e.signature)) || (e.body !== undefined && book.log.has(entryIdOf(e.header, e.signature))));
+    this.index(book, kept);
+    if (kept.length > 0) await this.onAdded?.(book.log.vault, kept, remote);
+    const refused = result.rejected[0];
+    if (refused) return { ok: false, code: 'INVALID_ENTRY', detail: `${refused.code}: ${refused.message}`, ...(refused.entry ? { entryId: refused.entry } : {}) };
+    return { ok: true, added: result.added.length };
+  }
+
+  async receiveTreeHead(_remote: Did, vault: string, bytes: Uint8Array): Promise<ReceiveResult> {
+    const book = this.books.get(vault);
+    if (!book) return { ok: true, added: 0 };
+    let sth: SignedTreeHead;
+    try {
+      const value = decodeCanonical(bytes) as { head?: unknown; signature?: unknown };
+      if (!(value.head instanceof Uint8Array) || !(value.signature instanceof Uint8Array)) throw new Error('shape');
+      sth = { head: value.head, signature: value.signature };
+      decodeTreeHead(sth);
+    } catch {
+      return { ok: false, code: 'INVALID_ENTRY', detail: 'malformed signed tree head' };
+    }
+    const before = book.log.signedTreeHeads().length;
+    await book.log.addTreeHeads([sth]);
+    if (book.log.signedTreeHeads().length === before) {
+      // Refused by the verifier (bad signature, other vault) unless it was a duplicate.
+      const known = book.log.signedTreeHeads().some((s) => equal(s.head, sth.head) && equal(s.signature, sth.signature));
+      if (!known) return { ok: false, code: 'INVALID_ENTRY', detail: 'signed tree head does not verify' };
+    }
+    const forks = findForks(book.log.signedTreeHeads().map((signed) => ({ head: decodeTreeHead(signed), signed })));
+    const signer = decodeTreeHead(sth).signer;
+    const fork = forks.find((f) => f.signer === signer);
+    if (fork) return { ok: false, code: 'FORK', detail: `${signer} signed two tree heads of size ${fork.size} with different roots (kept as proof)` };
+    return { ok: true, added: 0 };
+  }
+
+  /** Forks held as proof in `vault`'s log. */
+  forks(vault: string): ReturnType<typeof findForks> {
+    const book = this.books.get(vault);
+    if (!book) return [];
+    return findForks(book.log.signedTreeHeads().map((signed) => ({ head: decodeTreeHead(signed), signed })));
+  }
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
