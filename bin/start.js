@@ -63,10 +63,13 @@ function startRelay(port) {
   });
   return new Promise((done, fail) => {
     const addrs = [];
+    let started = false;
     child.once('exit', (code) => fail(new Error(`the relay exited (code ${code})`)));
     createInterface({ input: child.stdout }).on('line', (line) => {
+      if (started) return;
       if (line.startsWith('/')) addrs.push(line.trim());
       else if (addrs.length > 0) {
+        started = true;
         child.removeAllListeners('exit');
         done({ child, addrs });
       }

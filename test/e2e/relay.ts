@@ -35,9 +35,12 @@ export function startRelayProcess(timeoutMs = 30_000): Promise<RelayProcess> {
       reject(new Error(`relay exited with ${code}: ${stderr.slice(0, 500)}`));
     });
     const lines = createInterface({ input: child.stdout! });
+    let started = false;
     lines.on('line', (line) => {
+      if (started) return;
       if (line.startsWith('/')) multiaddrs.push(line.trim());
       else if (multiaddrs.length > 0) {
+        started = true;
         clearTimeout(timer);
         child.removeAllListeners('exit');
         resolvePromise({
