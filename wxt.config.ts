@@ -33,8 +33,12 @@ export default defineConfig({
       rolldownOptions: {
         // Modules of src/ run nothing at import time (CONVENTIONS.md), so an entry point that
         // imports one function from a layer's index.ts gets that function's code only: the page
-        // world and content scripts stay small and never carry the engine or the UI.
-        treeshake: { moduleSideEffects: [{ test: /[\\/]src[\\/][^?]*\.tsx?$/, sideEffects: false }] },
+        // world and content scripts stay small and never carry the engine or the UI. The few
+        // modules that exist for their effect (globals that libraries read at load) are kept.
+        treeshake: {
+          moduleSideEffects: (id: string) =>
+            /[\\/]src[\\/][^?]*\.tsx?$/.test(id) && !/(websocket-constants|polyfill)[^/\\]*\.ts$/.test(id) ? false : undefined,
+        },
       },
     },
   }),
