@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { PURPOSES, SENSITIVE_SCOPES, type Prompt, type Purpose, type Scope } from '../api/index.js';
 import { errorText, useHost, useHostQuery } from './host-context.js';
 import { Loading } from './records-view.js';
@@ -6,6 +6,14 @@ import { ScopePicker } from './scope-picker.js';
 
 /** The approval window: every request waiting for the user, one per site. */
 export function ApproveView() {
+  // Opened by the extension as a popup window (?popup=1): it closes itself once everything is answered.
+  const q = useHostQuery({ type: 'prompts' }, ['prompts']);
+  const hadPrompts = useRef(false);
+  useEffect(() => {
+    if (q.status !== 'ok') return;
+    if (q.value.length > 0) hadPrompts.current = true;
+    else if (hadPrompts.current && new URLSearchParams(location.search).get('popup') === '1') setTimeout(() => window.close(), 800);
+  }, [q]);
   return (
     <main class="centered" id="main" style={{ margin: '1rem auto' }}>
       <h1>Requests for your vault</h1>

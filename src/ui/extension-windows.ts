@@ -1,6 +1,7 @@
 import { browser } from 'wxt/browser';
 
-const APPROVAL_PAGE = '/approve.html';
+/** The approval window's page; `popup=1` tells it to close itself when nothing is left to answer. */
+const APPROVAL_PAGE = '/approve.html?popup=1';
 
 /**
  * Brings the approval window up, reusing one that is open (found by URL, so this works after the

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { errorText, useHost } from './host-context.js';
-import { MIN_PASSPHRASE_SCORE, passphraseStrength, StrengthMeter } from './strength-meter.js';
+import { MIN_PASSPHRASE_SCORE, StrengthMeter, useStrength } from './strength-meter.js';
 
 /** First run: create a vault with a passphrase (with a strength meter), or restore a backup. */
 export function Onboarding({ onDone }: { onDone: () => void }) {
@@ -31,7 +31,8 @@ function CreateVault({ onDone }: { onDone: () => void }) {
   const [again, setAgain] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
-  const strong = passphraseStrength(pass).score >= MIN_PASSPHRASE_SCORE;
+  const strength = useStrength(pass);
+  const strong = strength.score >= MIN_PASSPHRASE_SCORE;
   const match = pass === again;
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -60,7 +61,7 @@ function CreateVault({ onDone }: { onDone: () => void }) {
         onInput={(e) => setPass(e.currentTarget.value)}
         required
       />
-      <StrengthMeter id="strength" passphrase={pass} />
+      <StrengthMeter id="strength" passphrase={pass} s={strength} />
       <p id="passphrase-help" class="small muted">
         Use four or more unrelated words. Nobody — not us, not your doctor — can recover your vault without it.
       </p>

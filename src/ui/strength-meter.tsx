@@ -1,11 +1,15 @@
-import { ZxcvbnFactory, type ZxcvbnResult } from '@zxcvbn-ts/core';
-import { adjacencyGraphs, dictionary } from '@zxcvbn-ts/language-common';
-import { useMemo } from 'preact/hooks';
+import type { ZxcvbnFactory, ZxcvbnResult } from '@zxcvbn-ts/core';
+import { useEffect, useState } from 'preact/hooks';
 
-let factory: ZxcvbnFactory | undefined;
-/** zxcvbn with the common-language dictionaries, built on first use (the lists are large). */
-function estimator(): ZxcvbnFactory {
-  factory ??= new ZxcvbnFactory({ dictionary: { ...dictionary }, graphs: adjacencyGraphs });
+let factory: Promise<ZxcvbnFactory> | undefined;
+/**
+ * zxcvbn with the common-language dictionaries, loaded on first use: the word lists are most of
+ * the UI's weight, and only onboarding needs them (the popup and approval window never load them).
+ */
+export function loadEstimator(): Promise<ZxcvbnFactory> {
+  factory ??= Promise.all([import('@zxcvbn-ts/core'), import('@zxcvbn-ts/language-common')]).then(
+    ([core, common]) => new core.ZxcvbnFactory({ dictionary: { ...common.dictionary }, graphs: common.adjacencyGraphs }),
+  );
   return factory;
 }
 
@@ -49,11 +53,19 @@ export function roughDuration(seconds: number): string {
   return 'less than a second';
 }
 
-/** Score 0–4 and a wording, for a passphrase. */
-export function passphraseStrength(passphrase: string): { score: 0 | 1 | 2 | 3 | 4; label: string; crackTime: string; result?: ZxcvbnResult } {
+/** A strength estimate: score 0–4 and its wording. */
+export interface Strength {
+  readonly score: 0 | 1 | 2 | 3 | 4;
+  readonly label: string;
+  readonly crackTime: string;
+  readonly result?: ZxcvbnResult;
+}
+
+/** Score 0–4 and a wording, for a passphrase, with a loaded estimator. */
+export function passphraseStrength(estimator: ZxcvbnFactory, passphrase: string): Strength {
   if (passphrase === '') return { score: 0, label: 'Empty', crackTime: '' };
   // zxcvbn is quadratic in length; beyond 100 characters the estimate does not change meaningfully.
-  const result = estimator().check(passphrase.slice(0, 100));
+  const result = estimator.check(passphrase.slice(0, 100));
   const labels = ['Very weak', 'Weak', 'Fair', 'Strong', 'Very strong'] as const;
   return { score: result.score, label: labels[result.score], crackTime: roughDuration(result.crackTimes.offlineSlowHashingXPerSecond.seconds), result };
 }
@@ -63,9 +75,22 @@ export const MIN_PASSPHRASE_SCORE = 3;
 
 const COLOURS = ['#a1271d', '#a1271d', '#8a5a00', '#0b5d4b', '#0b5d4b'];
 
-/** A strength meter tied to the passphrase field by `id`. */
-export function StrengthMeter({ passphrase, id }: { passphrase: string; id: string }) {
-  const s = useMemo(() => passphraseStrength(passphrase), [passphrase]);
+/** The strength of `passphrase`, once the estimator has loaded (score 0 until then). */
+export function useStrength(passphrase: string): Strength & { ready: boolean } {
+  const [estimator, setEstimator] = useState<ZxcvbnFactory>();
+  useEffect(() => {
+    let live = true;
+    void loadEstimator().then((e) => live && setEstimator(e));
+    return () => {
+      live = false;
+    };
+  }, []);
+  if (!estimator) return { score: 0, label: 'Checking…', crackTime: '', ready: false };
+  return { ...passphraseStrength(estimator, passphrase), ready: true };
+}
+
+/** A strength meter tied to the passphrase field by `id`; `s` from {@link useStrength}. */
+export function StrengthMeter({ passphrase, id, s }: { passphrase: string; id: string; s: Strength }) {
   const key = s.result?.feedback.warning;
   const warning = key ? WARNINGS[key] : undefined;
   return (
