@@ -1,0 +1,20 @@
+/**
+ * src/node: the vault engine one device runs (Node and browser). It composes src/grants, the
+ * records store, src/sync and src/store behind one interface, {@link VaultNode}.
+ * @packageDocumentation
+ */
+export { NodeError, type NodeErrorCode } from './errors.js';
+export { GrantLogReplica, type EntriesAdded } from './log-replica.js';
+export { INDEX_KEY_EPOCH, sealScopeKeys, openScopeKeys, type RecordsPort, type ScopeKeyExport } from './records-port.js';
+export { ScopeTarget } from './scope-target.js';
+export {
+  VaultNode,
+  COPIED_DATA_NOTICE,
+  type VaultNodeInit,
+  type EngineStore,
+  type RevokeResult,
+  type AccessReceipt,
+  type SharedVault,
+  type PullResult,
+  type VaultNodeEvent,
+} from './vault-node.js';

@@ -1,0 +1,64 @@
+import type * as Automerge from '@automerge/automerge';
+import type { ScopeName } from '../grants/index.js';
+import type { ChangeOrigin, SyncTarget } from '../sync/index.js';
+import type { RecordsPort } from './records-port.js';
+
+/**
+ * One scope document of one vault as the sync sessions see it ({@link SyncTarget}): the newest
+ * document in memory, shared by every session syncing it; what sessions apply is handed to the
+ * records store in order (it persists and re-indexes), and local writes are picked up with
+ * {@link refresh}.
+ */
+export class ScopeTarget implements SyncTarget {
+  private doc: Automerge.Doc<unknown>;
+  private readonly listeners = new Set<(origin: ChangeOrigin) => void>();
+  private persisting: Promise<void> = Promise.resolve();
+  private failure: Error | undefined;
+
+  private constructor(
+    private readonly records: RecordsPort,
+    readonly scope: ScopeName,
+    doc: Automerge.Doc<unknown>,
+  ) {
+    this.doc = doc;
+  }
+
+  /** Loads the scope's document. */
+  static async open(records: RecordsPort, scope: ScopeName): Promise<ScopeTarget> {
+    return new ScopeTarget(records, scope, await records.scopeDoc(scope));
+  }
+
+  current(): Automerge.Doc<unknown> {
+    return this.doc;
+  }
+
+  apply(next: Automerge.Doc<unknown>, origin: ChangeOrigin): void {
+    this.doc = next;
+    this.persisting = this.persisting.then(() => this.records.applyScopeDoc(this.scope, next)).catch((error: unknown) => {
+      this.failure = error instanceof Error ? error : new Error('the records store refused the document');
+    });
+    for (const listener of [...this.listeners]) listener(origin);
+  }
+
+  subscribe(listener: (origin: ChangeOrigin) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Waits until everything applied is persisted; throws the first persistence failure. */
+  async flush(): Promise<void> {
+    await this.persisting;
+    if (this.failure !== undefined) {
+      const error = this.failure;
+      this.failure = undefined;
+      throw error;
+    }
+  }
+
+  /** After a local write to the records store: adopt its document and tell the sessions. */
+  async refresh(): Promise<void> {
+    await this.flush();
+    this.doc = await this.records.scopeDoc(this.scope);
+    for (const listener of [...this.listeners]) listener({ local: true });
+  }
+}

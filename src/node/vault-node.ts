@@ -1,0 +1,574 @@
+import * as Automerge from '@automerge/automerge';
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
+import { decodeCanonical, encodeCanonical, toBase64Url, utf8, fromUtf8, type Did, type Identity } from '../crypto/index.js';
+import {
+  LogVerifier,
+  LogWriter,
+  entryIdOf,
+  isScopeName,
+  type AccessBody,
+  type EntryId,
+  type GrantBody,
+  type GrantPurpose,
+  type LiveGrant,
+  type RekeyBody,
+  type ScopeName,
+  type SignedEntry,
+  type VaultId,
+} from '../grants/index.js';
+import {
+  DocSync,
+  InviteService,
+  LogSync,
+  PeerBans,
+  RequestQueue,
+  SyncError,
+  decodeInvitation,
+  invitationDialAddress,
+  encodeInvitation,
+  newInvitation,
+  type AccessMode,
+  type DocSession,
+  type InvitationBook,
+  type Misbehaviour,
+  type PendingRequest,
+  type ShareRequest,
+  type SyncLibp2p,
+  type SyncStateStore,
+  type TokenVerdict,
+} from '../sync/index.js';
+import { NodeError } from './errors.js';
+import { GrantLogReplica } from './log-replica.js';
+import { INDEX_KEY_EPOCH, openScopeKeys, sealScopeKeys, type RecordsPort } from './records-port.js';
+import { ScopeTarget } from './scope-target.js';
+
+/** What the engine keeps at rest: src/store's Vault (sealed records) has this shape. */
+export interface EngineStore {
+  getSealed(key: string): Promise<Uint8Array | undefined>;
+  putSealed(key: string, value: Uint8Array): Promise<void>;
+  rangeSealed(prefix: string): AsyncIterable<{ key: string; value: Uint8Array }>;
+  batchSealed(operations: readonly ({ type: 'put'; key: string; value: Uint8Array } | { type: 'delete'; key: string })[]): Promise<void>;
+}
+
+/** Options of {@link VaultNode.start}. */
+export interface VaultNodeInit {
+  /** This device. Its key is also the libp2p node's PeerId. */
+  readonly identity: Identity;
+  /** The libp2p node (createNodeLibp2p or createBrowserLibp2p with the same identity), started. */
+  readonly libp2p: SyncLibp2p;
+  /** Where the engine keeps its log copies, invitations and sync states (an unlocked src/store Vault). */
+  readonly store: EngineStore;
+  /**
+   * Opens the records store of a vault: this device's own (`own`: it holds every scope's keys), or
+   * one shared with it (`shared`: it holds only the keys its grants carry).
+   */
+  readonly openRecords: (vault: VaultId, role: 'own' | 'shared') => Promise<RecordsPort>;
+  /** The ban list the libp2p node's gater reads. @default a new one */
+  readonly bans?: PeerBans;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+/** What revoking did; `notice` is what a UI must show. */
+export interface RevokeResult {
+  readonly revoked: EntryId;
+  /** Scopes whose key was rotated, with the new epoch. */
+  readonly rotated: readonly { scope: ScopeName; epoch: number }[];
+  /** Live grants that received the new keys (rekey entries). */
+  readonly rekeyed: readonly EntryId[];
+  /** Streams of the revoked party ended at once. */
+  readonly streamsEnded: number;
+  readonly notice: string;
+}
+
+/** Said wherever a revocation is offered (ARCHITECTURE.md "Threats"). */
+export const COPIED_DATA_NOTICE =
+  'Revoking stops all further sharing and new records are sealed under a new key, but what this party already copied cannot be recalled.';
+
+/** One access receipt, as the patient reads it. */
+export interface AccessReceipt {
+  readonly entry: EntryId;
+  readonly by: Did;
+  readonly grant: EntryId;
+  readonly scope: ScopeName;
+  readonly heads: readonly string[];
+  readonly at: number;
+}
+
+/** A vault shared with this device. */
+export interface SharedVault {
+  readonly vault: VaultId;
+  readonly patient: Did;
+  readonly address: string;
+}
+
+/** What one pull did. */
+export interface PullResult {
+  readonly vault: VaultId;
+  readonly scopes: readonly ScopeName[];
+  readonly receipts: readonly EntryId[];
+  readonly sessions: readonly DocSession[];
+}
+
+/** Engine events (a `CustomEvent` each). */
+export type VaultNodeEvent = 'request' | 'granted' | 'revoked' | 'received' | 'misbehaviour' | 'log';
+
+const OWN = 'engine/own';
+const LOG = 'engine/log/';
+const SHARED = 'engine/shared/';
+const INVITE = 'engine/invite/';
+const SYNC = 'engine/sync/';
+
+/**
+ * The vault engine one device runs, in Node and in the browser: it composes src/grants (the log,
+ * verified on every receipt), the records store (scope documents and keys), src/sync (doc, log and
+ * invite protocols) and src/store (everything kept sealed). The patient's side creates its vault,
+ * invites, approves, grants, revokes (rotating keys and re-sealing them to the remaining grantees)
+ * and reads the access trail; a provider's side redeems invitations, pulls what it was granted
+ * (writing a signed `access` receipt for each pull) and keeps a verified copy of the log.
+ * Events: see {@link VaultNodeEvent}.
+ */
+export class VaultNode extends EventTarget {
+  readonly identity: Identity;
+  readonly libp2p: SyncLibp2p;
+  private readonly store: EngineStore;
+  private readonly openRecords: (vault: VaultId, role: 'own' | 'shared') => Promise<RecordsPort>;
+  private readonly now: () => number;
+  private readonly bans: PeerBans;
+  private readonly replica: GrantLogReplica;
+  private readonly writers = new Map<string, LogWriter>();
+  private readonly logCounters = new Map<string, number>();
+  private readonly records = new Map<string, Promise<RecordsPort>>();
+  private readonly targets = new Map<string, Promise<ScopeTarget>>();
+  private readonly shared = new Map<string, SharedVault>();
+  private readonly indexKeys = new Map<string, Map<ScopeName, Uint8Array>>();
+  private readonly queue = new RequestQueue();
+  readonly docs: DocSync;
+  readonly logs: LogSync;
+  readonly invites: InviteService;
+  private own: VaultId | undefined;
+
+  private constructor(init: VaultNodeInit, replica: GrantLogReplica) {
+    super();
+    this.identity = init.identity;
+    this.libp2p = init.libp2p;
+    this.store = init.store;
+    this.openRecords = init.openRecords;
+    this.now = init.now ?? Date.now;
+    this.bans = init.bans ?? new PeerBans();
+    this.replica = replica;
+    const host = { host: init.libp2p, bans: this.bans };
+    this.docs = new DocSync(host, {
+      authorize: (remote, vault, doc) => this.authorize(remote, vault, doc),
+      resolve: (vault, doc) => this.resolveTarget(vault, doc),
+      syncStates: this.syncStates(),
+      onReceived: (event) => this.emit('received', event),
+    });
+    this.logs = new LogSync(host, { replica, onMisbehaviour: (m: Misbehaviour) => this.emit('misbehaviour', m), onExchange: (r) => this.emit('log', r) });
+    this.invites = new InviteService(host, { book: this.invitationBook(), queue: this.queue, now: this.now });
+    this.queue.addEventListener('request', (e) => this.emit('request', (e as CustomEvent<PendingRequest>).detail));
+  }
+
+  /** Starts the engine: loads the logs and shared vaults it keeps, registers the protocols. */
+  static async start(init: VaultNodeInit): Promise<VaultNode> {
+    const holder: { node?: VaultNode } = {};
+    const replica = new GrantLogReplica({
+      identity: init.identity,
+      ...(init.now ? { now: init.now } : {}),
+      onAdded: (vault, entries) => holder.node!.persistEntries(vault, entries),
+    });
+    const node = new VaultNode(init, replica);
+    holder.node = node;
+    await node.load();
+    await node.docs.start();
+    await node.logs.start();
+    await node.invites.start();
+    return node;
+  }
+
+  /** Stops the protocols (the libp2p node is the caller's) and flushes scope documents. */
+  async stop(): Promise<void> {
+    await this.docs.stop();
+    await this.logs.stop();
+    await this.invites.stop();
+    for (const target of this.targets.values()) await (await target).flush().catch(() => undefined);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The patient's side
+
+  /** This device's own vault, if it has one. */
+  get vault(): VaultId | undefined {
+    return this.own;
+  }
+
+  /** Creates this device's vault (its genesis entry). */
+  async createVault(label: string | null = null): Promise<VaultId> {
+    if (this.own) throw new NodeError('INVALID_INPUT', 'this device already has a vault');
+    const { writer, vault, genesis } = await LogWriter.createVault(this.identity, { subject: this.identity.did, devices: [this.identity.did], delegates: [], label }, this.now());
+    this.writers.set(vault, writer);
+    this.replica.track(writer.log);
+    this.own = vault;
+    await this.store.putSealed(OWN, utf8(vault));
+    await this.persistEntries(vault, [genesis]);
+    return vault;
+  }
+
+  /** The records of this device's vault. */
+  async ownRecords(): Promise<RecordsPort> {
+    return this.recordsOf(this.requireOwn());
+  }
+
+  /**
+   * Runs a local edit of the vault's records (import, move, resolve) and hands the changed
+   * scope documents to the sync sessions.
+   */
+  async editRecords<T>(scopes: readonly ScopeName[], edit: (records: RecordsPort) => Promise<T>): Promise<T> {
+    const vault = this.requireOwn();
+    const result = await edit(await this.recordsOf(vault));
+    for (const scope of scopes) {
+      const target = this.targets.get(`${vault}/${scope}`);
+      if (target) await (await target).refresh();
+    }
+    return result;
+  }
+
+  /** A one-time invitation (a `pvault:` string for a QR code or a link) reaching this device at `address`. */
+  async invite(address: string, options: { ttlMs?: number } = {}): Promise<string> {
+    this.requireOwn();
+    const invitation = newInvitation(this.identity.did, address, { now: this.now(), ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}) });
+    await this.store.putSealed(`${INVITE}${toBase64Url(invitation.token)}`, encodeCanonical({ expires: invitation.expires, usedBy: null }));
+    return encodeInvitation(invitation);
+  }
+
+  /** Requests waiting for the patient. */
+  pendingRequests(): PendingRequest[] {
+    return this.queue.pending();
+  }
+
+  /** Approves a request: grants what it asked (or what `edit` says) and answers the requester. */
+  async approve(requestId: string, edit: { scopes?: readonly ScopeName[]; days?: number; purpose?: GrantPurpose } = {}): Promise<EntryId> {
+    const request = this.queue.get(requestId);
+    if (!request) throw new NodeError('NOT_FOUND', 'no such request is waiting');
+    const scopes = edit.scopes ?? request.request.scopes.filter(isScopeName);
+    const days = edit.days ?? request.request.days;
+    const expires = this.now() + days * 86_400_000;
+    const grant = await this.grant(request.from, { scopes, purpose: edit.purpose ?? request.request.purpose, expires });
+    this.queue.approve(requestId, { vault: this.requireOwn(), grant, scopes: [...scopes], expires });
+    return grant;
+  }
+
+  /** Denies a request. */
+  deny(requestId: string): void {
+    this.queue.deny(requestId);
+  }
+
+  /** Grants `grantee` read access to `scopes`, sealing each scope's keys to it. */
+  async grant(grantee: Did, options: { scopes: readonly ScopeName[]; purpose: GrantPurpose; expires: number | null }): Promise<EntryId> {
+    const vault = this.requireOwn();
+    if (options.scopes.length === 0) throw new NodeError('INVALID_INPUT', 'a grant needs at least one scope');
+    const records = await this.recordsOf(vault);
+    const scopes = [...new Set(options.scopes)].sort();
+    const keys = (await Promise.all(scopes.map((scope) => sealScopeKeys(grantee, vault, records.exportScopeKeys(scope))))).flat();
+    keys.sort((a, b) => (a.scope === b.scope ? a.epoch - b.epoch : a.scope < b.scope ? -1 : 1));
+    const body: GrantBody = { grantee, scopes, actions: ['read'], purpose: options.purpose, expires: options.expires, keys };
+    const entry = await this.writerOf(vault).append(this.identity, 'grant', body, { ts: this.now() });
+    await this.noteWritten(vault, [entry]);
+    this.emit('granted', { grant: entry.id, grantee, scopes });
+    return entry.id;
+  }
+
+  /**
+   * Revokes a grant: writes the `revoke` entry, rotates the key of each of its scopes and seals
+   * the new epoch to every remaining live grantee of that scope (`rekey`), and ends the revoked
+   * party's streams at once. What it already copied cannot be recalled ({@link COPIED_DATA_NOTICE}).
+   */
+  async revoke(grant: EntryId, reason: string | null = null): Promise<RevokeResult> {
+    const vault = this.requireOwn();
+    const writer = this.writerOf(vault);
+    const found = writer.log.entry(grant);
+    if (!found || found.header.type !== 'grant' || found.body === undefined) throw new NodeError('NOT_FOUND', `no grant ${grant} in this vault`);
+    const body = found.body as GrantBody;
+    const revoke = await writer.append(this.identity, 'revoke', { grant, reason }, { ts: this.now() });
+    await this.noteWritten(vault, [revoke]);
+    const streamsEnded = await this.docs.reauthorize((s) => s.vault === vault && s.remote === body.grantee);
+    const records = await this.recordsOf(vault);
+    const rotated: { scope: ScopeName; epoch: number }[] = [];
+    const rekeyed: EntryId[] = [];
+    for (const scope of body.scopes) rotated.push({ scope, epoch: await records.rotateScopeKey(scope) });
+    for (const live of this.liveGrants()) {
+      const scopes = live.scopes.filter((s) => body.scopes.includes(s));
+      if (scopes.length === 0) continue;
+      const keys = (
+        await Promise.all(scopes.map((scope) => sealScopeKeys(live.grantee, vault, records.exportScopeKeys(scope, [rotated.find((r) => r.scope === scope)!.epoch]), { withIndexKey: false })))
+      ).flat();
+      const rekey: RekeyBody = { grant: live.entry, keys };
+      const entry = await writer.append(this.identity, 'rekey', rekey, { ts: this.now() });
+      await this.noteWritten(vault, [entry]);
+      rekeyed.push(entry.id);
+    }
+    this.emit('revoked', { grant, grantee: body.grantee });
+    return { revoked: revoke.id, rotated, rekeyed, streamsEnded, notice: COPIED_DATA_NOTICE };
+  }
+
+  /** Live grants of this device's vault now. */
+  liveGrants(): LiveGrant[] {
+    const vault = this.requireOwn();
+    return [...this.writerOf(vault).log.verdict(this.now()).grants];
+  }
+
+  /** Every access receipt providers wrote into this vault's log, oldest first. */
+  accessTrail(vault: VaultId = this.requireOwn()): AccessReceipt[] {
+    const log = this.replica.log(vault);
+    if (!log) return [];
+    const out: AccessReceipt[] = [];
+    for (const e of log.entries()) {
+      const id = entryIdOf(e.header, e.signature);
+      const entry = log.entry(id);
+      if (!entry || entry.header.type !== 'access' || entry.body === undefined || entry.status !== 'valid') continue;
+      const body = entry.body as AccessBody;
+      out.push({ entry: id, by: entry.header.author, grant: body.grant, scope: body.scope, heads: body.heads, at: entry.header.ts });
+    }
+    return out.sort((a, b) => a.at - b.at);
+  }
+
+  /** The log copy of `vault` (own or shared). */
+  log(vault: VaultId): LogVerifier | undefined {
+    return this.replica.log(vault);
+  }
+
+  /** Pushes this vault's log to `peer` (and takes what it has: receipts). */
+  async exchangeLog(peer: Multiaddr | Multiaddr[], vault: VaultId = this.requireOwn()): Promise<void> {
+    await this.logs.exchange(peer, vault);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // A provider's side
+
+  /** Vaults shared with this device. */
+  sharedVaults(): SharedVault[] {
+    return [...this.shared.values()];
+  }
+
+  /**
+   * Redeems an invitation with a request, waits for the patient's approval, then pulls what was
+   * granted. Throws the SyncError of a refused invitation (TOKEN_USED, TOKEN_EXPIRED, DENIED…).
+   */
+  async redeem(invitationText: string, request: ShareRequest, options: { address?: string } = {}): Promise<PullResult> {
+    const invitation = decodeInvitation(invitationText);
+    const result = await this.invites.redeem(invitation, request);
+    const vault = result.approval.vault as VaultId;
+    const address = options.address ?? invitationDialAddress(invitation);
+    await this.adoptShared({ vault, patient: result.patient, address });
+    return this.pull(vault);
+  }
+
+  /**
+   * Pulls a shared vault: the log (verified), then every scope this device holds a live grant for,
+   * each followed by a signed `access` receipt pushed back to the patient's log.
+   */
+  async pull(vault: VaultId, options: { live?: boolean } = {}): Promise<PullResult> {
+    const shared = this.shared.get(vault);
+    if (!shared) throw new NodeError('NOT_FOUND', 'this vault is not shared with this device');
+    const peer = multiaddr(shared.address);
+    await this.syncFailure(() => this.logs.exchange(peer, vault));
+    const log = this.replica.log(vault)!;
+    const now = this.now();
+    const mine = log.verdict(now).grants.filter((g) => g.grantee === this.identity.did);
+    await this.importKeys(vault, log);
+    const records = await this.recordsOf(vault);
+    const scopes = [...new Set(mine.flatMap((g) => g.scopes))].sort();
+    const sessions: DocSession[] = [];
+    const receipts: EntryId[] = [];
+    const writer = this.writerOf(vault);
+    for (const scope of scopes) {
+      const target = await this.targetOf(vault, scope, records);
+      const session = await this.syncFailure(() => this.docs.sync(peer, { vault, doc: scope, target, live: options.live ?? false }));
+      await session.synced();
+      await target.flush();
+      sessions.push(session);
+      const grant = mine.find((g) => g.scopes.includes(scope))!;
+      const receipt = await writer.append(this.identity, 'access', { grant: grant.entry, scope, heads: headsOf(target) }, { ts: this.now() });
+      await this.noteWritten(vault, [receipt]);
+      receipts.push(receipt.id);
+    }
+    if (receipts.length > 0) await this.syncFailure(() => this.logs.exchange(peer, vault));
+    return { vault, scopes, receipts, sessions };
+  }
+
+  /** The records of a vault shared with this device (opened with the keys its grants carry). */
+  async sharedRecords(vault: VaultId): Promise<RecordsPort> {
+    if (!this.shared.has(vault)) throw new NodeError('NOT_FOUND', 'this vault is not shared with this device');
+    return this.recordsOf(vault);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Inside
+
+  private emit(type: VaultNodeEvent, detail: unknown): void {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  private requireOwn(): VaultId {
+    if (!this.own) throw new NodeError('NOT_FOUND', 'this device has no vault of its own');
+    return this.own;
+  }
+
+  private writerOf(vault: VaultId): LogWriter {
+    let writer = this.writers.get(vault);
+    if (!writer) {
+      const log = this.replica.log(vault);
+      if (!log) throw new NodeError('NOT_FOUND', `no log of vault ${vault} here`);
+      writer = new LogWriter(log);
+      this.writers.set(vault, writer);
+    }
+    return writer;
+  }
+
+  private recordsOf(vault: VaultId): Promise<RecordsPort> {
+    let records = this.records.get(vault);
+    if (!records) {
+      records = this.openRecords(vault, vault === this.own ? 'own' : 'shared');
+      this.records.set(vault, records);
+    }
+    return records;
+  }
+
+  private targetOf(vault: VaultId, scope: ScopeName, records: RecordsPort): Promise<ScopeTarget> {
+    const key = `${vault}/${scope}`;
+    let target = this.targets.get(key);
+    if (!target) {
+      target = ScopeTarget.open(records, scope);
+      this.targets.set(key, target);
+    }
+    return target;
+  }
+
+  private async noteWritten(vault: VaultId, entries: readonly SignedEntry[]): Promise<void> {
+    this.replica.noteWritten(vault, entries);
+    await this.persistEntries(vault, entries);
+  }
+
+  /** @internal Appends entries to the kept copy of a log (arrival order, replayed at start). */
+  async persistEntries(vault: VaultId, entries: readonly SignedEntry[]): Promise<void> {
+    let n = this.logCounters.get(vault) ?? 0;
+    const ops = entries.map((e) => ({
+      type: 'put' as const,
+      key: `${LOG}${vault}/${String(n++).padStart(10, '0')}`,
+      value: encodeCanonical(e.body === undefined ? { header: e.header, signature: e.signature } : { header: e.header, signature: e.signature, body: e.body }),
+    }));
+    this.logCounters.set(vault, n);
+    if (ops.length > 0) await this.store.batchSealed(ops);
+  }
+
+  private async load(): Promise<void> {
+    const own = await this.store.getSealed(OWN);
+    if (own) this.own = fromUtf8(own) as VaultId;
+    for await (const { value } of this.store.rangeSealed(SHARED)) {
+      const s = decodeCanonical(value) as { vault: string; patient: string; address: string };
+      this.shared.set(s.vault, { vault: s.vault as VaultId, patient: s.patient as Did, address: s.address });
+    }
+    const vaults = [...(this.own ? [this.own] : []), ...this.shared.keys()] as VaultId[];
+    for (const vault of vaults) {
+      const entries: SignedEntry[] = [];
+      let count = 0;
+      for await (const { value } of this.store.rangeSealed(`${LOG}${vault}/`)) {
+        const e = decodeCanonical(value) as { header: Uint8Array; signature: Uint8Array; body?: Uint8Array };
+        entries.push(e.body === undefined ? { header: e.header, signature: e.signature } : { header: e.header, signature: e.signature, body: e.body });
+        count++;
+      }
+      const log = new LogVerifier({ vault });
+      await log.add(entries, { order: 'given' });
+      this.logCounters.set(vault, count);
+      const patient = this.shared.get(vault)?.patient;
+      this.replica.track(log, patient ? [patient] : []);
+    }
+  }
+
+  private async adoptShared(shared: SharedVault): Promise<void> {
+    if (!this.shared.has(shared.vault)) {
+      this.replica.track(new LogVerifier({ vault: shared.vault }), [shared.patient]);
+    }
+    this.shared.set(shared.vault, shared);
+    await this.store.putSealed(`${SHARED}${shared.vault}`, encodeCanonical({ ...shared }));
+  }
+
+  /** Opens the scope keys sealed to this device in its grants and rekeys, into the records store. */
+  private async importKeys(vault: VaultId, log: LogVerifier): Promise<void> {
+    const records = await this.recordsOf(vault);
+    const known = this.indexKeys.get(vault) ?? new Map<ScopeName, Uint8Array>();
+    this.indexKeys.set(vault, known);
+    const sealed = [];
+    const mine = new Set<string>();
+    for (const e of log.entries()) {
+      const id = entryIdOf(e.header, e.signature);
+      const entry = log.entry(id);
+      if (!entry?.body || entry.status !== 'valid') continue;
+      if (entry.header.type === 'grant' && (entry.body as GrantBody).grantee === this.identity.did) {
+        mine.add(id);
+        sealed.push(...(entry.body as GrantBody).keys);
+      }
+    }
+    for (const e of log.entries()) {
+      const id = entryIdOf(e.header, e.signature);
+      const entry = log.entry(id);
+      if (entry?.body && entry.status === 'valid' && entry.header.type === 'rekey' && mine.has((entry.body as RekeyBody).grant)) sealed.push(...(entry.body as RekeyBody).keys);
+    }
+    // Index keys first, so rekeys (which carry none) can be grouped with them.
+    for (const box of await openScopeKeys(this.identity, vault, sealed.filter((k) => k.epoch === INDEX_KEY_EPOCH), known)) known.set(box.scope, box.indexKey);
+    for (const exported of await openScopeKeys(this.identity, vault, sealed, known)) await records.importScopeKeys(exported);
+  }
+
+  private authorize(remote: Did, vault: string, doc: string): AccessMode | false {
+    const log = this.replica.log(vault);
+    if (!log || !isScopeName(doc)) return false;
+    const now = this.now();
+    const read = log.entitlement(remote, doc, now, 'read');
+    if (!read.entitled) return false;
+    // Owners (the patient's own devices) and guardians sync both ways; grantees read.
+    return read.as === 'grant' ? 'read' : 'write';
+  }
+
+  private async resolveTarget(vault: string, doc: string): Promise<ScopeTarget | undefined> {
+    if (!isScopeName(doc) || !this.replica.log(vault)) return undefined;
+    return this.targetOf(vault as VaultId, doc, await this.recordsOf(vault as VaultId));
+  }
+
+  private syncStates(): SyncStateStore {
+    return {
+      load: (remote, vault, doc) => this.store.getSealed(`${SYNC}${remote}/${vault}/${doc}`),
+      save: (remote, vault, doc, state) => this.store.putSealed(`${SYNC}${remote}/${vault}/${doc}`, state),
+    };
+  }
+
+  private invitationBook(): InvitationBook {
+    return {
+      consume: async (token: Uint8Array, remote: Did, now: number): Promise<TokenVerdict> => {
+        const key = `${INVITE}${toBase64Url(token)}`;
+        const stored = await this.store.getSealed(key);
+        if (!stored) return 'unknown';
+        const record = decodeCanonical(stored) as { expires: number; usedBy: string | null };
+        if (record.usedBy !== null) return 'used';
+        if (record.expires <= now) return 'expired';
+        await this.store.putSealed(key, encodeCanonical({ expires: record.expires, usedBy: remote }));
+        return 'ok';
+      },
+    };
+  }
+
+  private async syncFailure<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      if (error instanceof SyncError) throw error;
+      throw new NodeError('SYNC_FAILED', 'the peer could not be reached', { cause: error });
+    }
+  }
+}
+
+
+function headsOf(target: ScopeTarget): string[] {
+  return Automerge.getHeads(target.current());
+}
+
+

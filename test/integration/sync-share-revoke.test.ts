@@ -1,0 +1,101 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ScopeName, VaultId } from '../../src/grants/index.js';
+import { COPIED_DATA_NOTICE } from '../../src/node/index.js';
+import { DocumentHandle, type PendingRequest } from '../../src/sync/index.js';
+import { startDevice, type Device, type SealedScopes } from './sync-helpers.js';
+
+const lab = (n: number) => ({ resourceType: 'Observation', id: `lab-${n}`, status: 'final', code: { text: 'synthetic test' }, valueQuantity: { value: n, unit: 'mmol/L' } });
+
+describe('share and revoke between a patient and a provider, real engines over real libp2p', () => {
+  const devices: Device[] = [];
+  afterEach(async () => {
+    for (const d of devices.splice(0)) await d.stop();
+  });
+
+  async function setUp() {
+    const patient = await startDevice();
+    const provider = await startDevice();
+    devices.push(patient, provider);
+    const vault = await patient.node.createVault('synthetic patient');
+    const records = (await patient.node.ownRecords()) as SealedScopes;
+    await patient.node.editRecords(['summary', 'labs', 'mental-health'], async () => {
+      await records.put('summary', 'Patient/p', { resourceType: 'Patient', id: 'p' });
+      await records.put('summary', 'AllergyIntolerance/a', { resourceType: 'AllergyIntolerance', id: 'a' });
+      for (let i = 0; i < 5; i++) await records.put('labs', `Observation/lab-${i}`, lab(i));
+      await records.put('mental-health', 'Condition/c', { resourceType: 'Condition', id: 'c' });
+    });
+    return { patient, provider, vault, records };
+  }
+
+  async function share(patient: Device, provider: Device) {
+    patient.node.addEventListener('request', (e) => {
+      const request = (e as CustomEvent<PendingRequest>).detail;
+      void patient.node.approve(request.id);
+    });
+    const invitation = await patient.node.invite(patient.address());
+    return provider.node.redeem(invitation, { name: 'Example Clinic', scopes: ['summary', 'labs'], purpose: 'treatment', days: 30 });
+  }
+
+  async function providerView(provider: Device, vault: VaultId, scope: ScopeName) {
+    return ((await provider.node.sharedRecords(vault)) as SealedScopes).read(scope);
+  }
+
+  it('invites, approves, shares summary and labs only, delivers a later lab, and keeps receipts', async () => {
+    const { patient, provider, vault, records } = await setUp();
+    const first = await share(patient, provider);
+    expect(first.scopes).toEqual(['labs', 'summary']);
+    expect((await providerView(provider, vault, 'labs')).resources).toHaveLength(5);
+    expect((await providerView(provider, vault, 'summary')).resources).toHaveLength(2);
+    await expect(provider.node.sharedRecords(vault).then((r) => (r as SealedScopes).read('mental-health'))).resolves.toEqual({ resources: [], unreadable: 0 });
+    // The provider's copy of the log verifies and names only its own grant.
+    const copy = provider.node.log(vault)!;
+    expect(copy.problems(Date.now())).toEqual([]);
+    expect(copy.verdict(Date.now()).grants.map((g) => g.grantee)).toEqual([provider.identity.did]);
+
+    await patient.node.editRecords(['labs'], () => records.put('labs', 'Observation/lab-5', lab(5)));
+    const second = await provider.node.pull(vault);
+    expect(second.scopes).toEqual(['labs', 'summary']);
+    expect((await providerView(provider, vault, 'labs')).resources).toHaveLength(6);
+
+    const trail = patient.node.accessTrail();
+    expect(trail.length).toBe(4);
+    expect(new Set(trail.map((r) => r.by))).toEqual(new Set([provider.identity.did]));
+    expect(trail.map((r) => r.scope).sort()).toEqual(['labs', 'labs', 'summary', 'summary']);
+  });
+
+  it('revokes: the provider is cut off, keys rotate, and a lab written after it cannot be opened by the provider', async () => {
+    const { patient, provider, vault, records } = await setUp();
+    await share(patient, provider);
+    const [grant] = patient.node.liveGrants();
+    const result = await patient.node.revoke(grant!.entry);
+    expect(result.notice).toBe(COPIED_DATA_NOTICE);
+    expect(result.rotated.map((r) => r.scope).sort()).toEqual(['labs', 'summary']);
+    expect(result.rotated.every((r) => r.epoch === 1)).toBe(true);
+    expect(patient.node.liveGrants()).toEqual([]);
+
+    await patient.node.editRecords(['labs'], () => records.put('labs', 'Observation/lab-after', lab(99)));
+    const after = await provider.node.pull(vault);
+    expect(after.scopes).toEqual([]);
+    expect(provider.node.log(vault)!.verdict(Date.now()).grants).toEqual([]);
+    // Asking anyway is refused by the patient's node.
+    await expect(provider.node.docs.sync(patient.libp2p.getMultiaddrs(), { vault, doc: 'labs', target: new DocumentHandle() })).rejects.toMatchObject({ code: 'NOT_AUTHORIZED' });
+    // Even holding the newest document (say, copied from a relay), the provider cannot open the new lab.
+    const leaked = await records.scopeDoc('labs');
+    const providerRecords = (await provider.node.sharedRecords(vault)) as SealedScopes;
+    await providerRecords.applyScopeDoc('labs', leaked);
+    const view = await providerRecords.read('labs');
+    expect(view.resources).toHaveLength(5);
+    expect(view.unreadable).toBe(1);
+  });
+
+  it('refuses a used invitation and one for a request the patient denies', async () => {
+    const { patient, provider } = await setUp();
+    const second = await startDevice();
+    devices.push(second);
+    patient.node.addEventListener('request', (e) => patient.node.deny((e as CustomEvent<PendingRequest>).detail.id));
+    const invitation = await patient.node.invite(patient.address());
+    await expect(provider.node.redeem(invitation, { name: 'Example Clinic', scopes: ['labs'], purpose: 'treatment', days: 1 })).rejects.toMatchObject({ code: 'DENIED' });
+    await expect(second.node.redeem(invitation, { name: 'Other', scopes: ['labs'], purpose: 'treatment', days: 1 })).rejects.toMatchObject({ code: 'TOKEN_USED' });
+    expect(patient.node.liveGrants()).toEqual([]);
+  });
+});
