@@ -15,7 +15,7 @@ const valid: { [T in EntryType]: BodyOf[T] } = {
   genesis: { subject: a, devices: [b], delegates: [], label: 'vault' },
   'device.add': { device: b, label: null, keys: [{ scope: 'labs', epoch: 0, box }] },
   'device.remove': { device: b },
-  delegate: { delegate: b, role: 'guardian', expires: 1_800_000_000_000, keys: [] },
+  delegate: { delegate: b, role: 'guardian', expires: 1_800_000_000_000, scopes: [], wait: null, keys: [] },
   undelegate: { delegation: someId, delegate: b },
   grant: { grantee: b, scopes: ['labs', 'summary'], actions: ['append', 'read'], purpose: 'treatment', expires: null, keys: [{ scope: 'labs', epoch: 0, box }, { scope: 'labs', epoch: 1, box }] },
   revoke: { grant: someId, reason: null },
@@ -23,6 +23,10 @@ const valid: { [T in EntryType]: BodyOf[T] } = {
   consent: { grant: null, consent: { resourceType: 'Consent', status: 'active' } },
   access: { grant: someId, scope: 'labs', heads: ['0'.repeat(64), 'f'.repeat(64)] },
   erase: { grant: someId },
+  handover: { subject: a, devices: [b], guardians: 'read' },
+  protect: { scopes: ['reproductive'], from: 1_800_000_000_000 },
+  'emergency.request': { delegation: someId, reason: 'fell ill' },
+  'emergency.deny': { request: someId, reason: null },
 };
 
 function refused<T extends EntryType>(type: T, body: unknown): boolean {
@@ -58,6 +62,15 @@ describe('entry bodies', () => {
     expect(refused('consent', { grant: null, consent: { resourceType: 'Patient' } })).toBe(true);
     expect(refused('consent', { grant: null, consent: [] })).toBe(true);
     expect(refused('rekey', { ...valid.rekey, keys: [] })).toBe(true);
+    expect(refused('delegate', { ...valid.delegate, scopes: ['labs'] })).toBe(true);
+    expect(refused('delegate', { ...valid.delegate, wait: 0 })).toBe(true);
+    expect(refused('delegate', { ...valid.delegate, role: 'emergency' })).toBe(true);
+    expect(refused('delegate', { ...valid.delegate, role: 'emergency', scopes: ['labs'], wait: 3_600_000 })).toBe(false);
+    expect(refused('genesis', { ...valid.genesis, delegates: [{ delegate: b, role: 'emergency', expires: null }] })).toBe(true);
+    expect(refused('handover', { ...valid.handover, devices: [] })).toBe(true);
+    expect(refused('handover', { ...valid.handover, guardians: 'keep' })).toBe(true);
+    expect(refused('protect', { ...valid.protect, scopes: [] })).toBe(true);
+    expect(refused('emergency.deny', { ...valid['emergency.deny'], request: null })).toBe(true);
     expect(refused('grant', { ...valid.grant, keys: [{ scope: 'labs', epoch: 0, box: new Uint8Array(0) }] })).toBe(true);
   });
 

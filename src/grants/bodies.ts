@@ -20,6 +20,10 @@ import type {
   SealedScopeKey,
   UndelegateBody,
   DelegateRole,
+  EmergencyDenyBody,
+  EmergencyRequestBody,
+  HandoverBody,
+  ProtectBody,
 } from './types.js';
 import {
   Invalid,
@@ -65,7 +69,7 @@ function sealedKeys(value: unknown, label: string): SealedScopeKey[] {
 
 function delegationSpec(value: unknown, label: string): DelegationSpec {
   const r = exactObject(value, ['delegate', 'role', 'expires'], label);
-  return { delegate: didField(r.delegate, `${label}.delegate`), role: oneOf(r.role, ROLES, `${label}.role`), expires: optionalTime(r.expires, `${label}.expires`) };
+  return { delegate: didField(r.delegate, `${label}.delegate`), role: oneOf(r.role, ['guardian'] as const, `${label}.role`), expires: optionalTime(r.expires, `${label}.expires`) };
 }
 
 function genesis(value: unknown): GenesisBody {
@@ -74,7 +78,7 @@ function genesis(value: unknown): GenesisBody {
   strictlyAscending(devices, 'devices');
   const delegates = listField(r.delegates, 'delegates', delegationSpec);
   strictlyAscending(delegates, 'delegates', (d) => d.delegate);
-  if (devices.length === 0 && !delegates.some((d) => d.role === 'guardian')) {
+  if (devices.length === 0 && delegates.length === 0) {
     throw new Invalid('genesis body names no device and no guardian: nobody could act for the vault');
   }
   return { subject: didField(r.subject, 'subject'), devices, delegates, label: optionalText(r.label, 'label') };
@@ -91,13 +95,40 @@ function deviceRemove(value: unknown): DeviceRemoveBody {
 }
 
 function delegate(value: unknown): DelegateBody {
-  const r = exactObject(value, ['delegate', 'role', 'expires', 'keys'], 'delegate body');
-  return {
-    delegate: didField(r.delegate, 'delegate'),
-    role: oneOf(r.role, ROLES, 'role'),
-    expires: optionalTime(r.expires, 'expires'),
-    keys: sealedKeys(r.keys, 'keys'),
-  };
+  const r = exactObject(value, ['delegate', 'role', 'expires', 'scopes', 'wait', 'keys'], 'delegate body');
+  const role = oneOf(r.role, ROLES, 'role');
+  const scopes = listField(r.scopes, 'scopes', scopeField);
+  strictlyAscending(scopes, 'scopes');
+  const wait = r.wait === null ? null : intField(r.wait, 'wait', 0, Number.MAX_SAFE_INTEGER);
+  if (role === 'guardian' && (scopes.length > 0 || wait !== null)) throw new Invalid('a guardian delegation has no scopes and no wait (a guardian acts for the subject)');
+  if (role === 'emergency' && (scopes.length === 0 || wait === null)) throw new Invalid('an emergency delegation names its scopes and its wait');
+  return { delegate: didField(r.delegate, 'delegate'), role, expires: optionalTime(r.expires, 'expires'), scopes, wait, keys: sealedKeys(r.keys, 'keys') };
+}
+
+function handover(value: unknown): HandoverBody {
+  const r = exactObject(value, ['subject', 'devices', 'guardians'], 'handover body');
+  const devices = listField(r.devices, 'devices', didField);
+  if (devices.length === 0) throw new Invalid('devices is empty: the new owner needs a device');
+  strictlyAscending(devices, 'devices');
+  return { subject: didField(r.subject, 'subject'), devices, guardians: oneOf(r.guardians, ['end', 'read'] as const, 'guardians') };
+}
+
+function protect(value: unknown): ProtectBody {
+  const r = exactObject(value, ['scopes', 'from'], 'protect body');
+  const scopes = listField(r.scopes, 'scopes', scopeField);
+  if (scopes.length === 0) throw new Invalid('scopes is empty');
+  strictlyAscending(scopes, 'scopes');
+  return { scopes, from: intField(r.from, 'from', 0, Number.MAX_SAFE_INTEGER) };
+}
+
+function emergencyRequest(value: unknown): EmergencyRequestBody {
+  const r = exactObject(value, ['delegation', 'reason'], 'emergency.request body');
+  return { delegation: idField(r.delegation, 'delegation'), reason: optionalText(r.reason, 'reason') };
+}
+
+function emergencyDeny(value: unknown): EmergencyDenyBody {
+  const r = exactObject(value, ['request', 'reason'], 'emergency.deny body');
+  return { request: idField(r.request, 'request'), reason: optionalText(r.reason, 'reason') };
 }
 
 function undelegate(value: unknown): UndelegateBody {
@@ -179,6 +210,10 @@ const PARSERS: { [T in EntryType]: (value: unknown) => BodyOf[T] } = {
   consent,
   access,
   erase,
+  handover,
+  protect,
+  'emergency.request': emergencyRequest,
+  'emergency.deny': emergencyDeny,
 };
 
 /** Checks a decoded body against its type's schema; throws {@link Invalid}. */
@@ -204,6 +239,10 @@ function toWire(type: EntryType, body: EntryBody): unknown {
       return { ...b, grant: idBytes(b.grant as string) };
     case 'consent':
       return { ...b, grant: b.grant === null ? null : idBytes(b.grant as string) };
+    case 'emergency.request':
+      return { ...b, delegation: idBytes(b.delegation as string) };
+    case 'emergency.deny':
+      return { ...b, request: idBytes(b.request as string) };
     default:
       return b;
   }
@@ -229,4 +268,4 @@ export function encodeBody<T extends EntryType>(type: T, body: BodyOf[T]): Uint8
 }
 
 /** Types whose bodies every party holding the log receives: they define who may act. */
-export const PUBLIC_BODY_TYPES: ReadonlySet<EntryType> = new Set(['genesis', 'device.add', 'device.remove']);
+export const PUBLIC_BODY_TYPES: ReadonlySet<EntryType> = new Set(['genesis', 'device.add', 'device.remove', 'handover', 'protect']);

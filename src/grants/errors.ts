@@ -74,6 +74,8 @@ export const PROBLEM_CODES = {
   UNKNOWN_TARGET: 'flagged',
   BAD_TARGET: 'flagged',
   TOO_MANY_MEMBERS: 'flagged',
+  SCOPE_PROTECTED: 'flagged',
+  BACKDATED_DENIAL: 'flagged',
   // tree heads
   BAD_TREE_HEAD: 'flagged',
   TREE_HEAD_MISMATCH: 'flagged',

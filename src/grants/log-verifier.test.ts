@@ -169,7 +169,7 @@ describe('removed devices', () => {
 describe('guardians', () => {
   async function withGuardian(expires: number | null) {
     const v = await newVault(phone);
-    const delegation = await v.writer.append(phone, 'delegate', { delegate: guardian.did, role: 'guardian', expires, keys: [] }, { ts: T0 + HOUR });
+    const delegation = await v.writer.append(phone, 'delegate', { delegate: guardian.did, role: 'guardian', expires, scopes: [], wait: null, keys: [] }, { ts: T0 + HOUR });
     return { ...v, delegation };
   }
 
@@ -233,7 +233,7 @@ describe('guardians', () => {
 
   it('an emergency contact cannot make grants', async () => {
     const { writer, log } = await newVault(phone);
-    await writer.append(phone, 'delegate', { delegate: guardian.did, role: 'emergency', expires: null, keys: [] }, { ts: T0 + HOUR });
+    await writer.append(phone, 'delegate', { delegate: guardian.did, role: 'emergency', expires: null, scopes: ['labs', 'summary'], wait: 48 * 60 * 60 * 1000, keys: [] }, { ts: T0 + HOUR });
     await expect(writer.append(guardian, 'grant', grantBody(clinic.did), { ts: T0 + 2 * HOUR })).rejects.toMatchObject({ code: 'NOT_AUTHORIZED' });
     expect(log.verdict(T0 + DAY).delegations).toEqual([expect.objectContaining({ role: 'emergency', delegate: guardian.did })]);
   });
@@ -278,7 +278,7 @@ describe('incremental verification', () => {
   it('gives the same verdict as verifying everything at once, in any batch split', async () => {
     const { writer, log } = await newVault(phone);
     await writer.append(phone, 'device.add', { device: laptop.did, label: null, keys: [] }, { ts: T0 + HOUR });
-    await writer.append(phone, 'delegate', { delegate: guardian.did, role: 'guardian', expires: T0 + 5 * DAY, keys: [] }, { ts: T0 + 2 * HOUR });
+    await writer.append(phone, 'delegate', { delegate: guardian.did, role: 'guardian', expires: T0 + 5 * DAY, scopes: [], wait: null, keys: [] }, { ts: T0 + 2 * HOUR });
     let ts = T0 + 3 * HOUR;
     const ids: EntryId[] = [];
     for (let i = 0; i < 12; i++) {
@@ -331,8 +331,8 @@ describe('incremental verification', () => {
 describe('withheld bodies', () => {
   it('a provider\u2019s copy verifies the whole chain, sees its own grant and none of the others', async () => {
     const { writer, log } = await newVault(phone);
-    await writer.append(phone, 'delegate', { delegate: guardian.did, role: 'guardian', expires: null, keys: [] }, { ts: T0 + HOUR });
-    await writer.append(phone, 'delegate', { delegate: tablet.did, role: 'emergency', expires: null, keys: [] }, { ts: T0 + 2 * HOUR });
+    await writer.append(phone, 'delegate', { delegate: guardian.did, role: 'guardian', expires: null, scopes: [], wait: null, keys: [] }, { ts: T0 + HOUR });
+    await writer.append(phone, 'delegate', { delegate: tablet.did, role: 'emergency', expires: null, scopes: ['labs', 'summary'], wait: 48 * 60 * 60 * 1000, keys: [] }, { ts: T0 + 2 * HOUR });
     const mine = await writer.append(guardian, 'grant', grantBody(clinic.did), { ts: T0 + 3 * HOUR });
     const other = await writer.append(phone, 'grant', grantBody(lab.did), { ts: T0 + 4 * HOUR });
     await writer.append(lab, 'access', { grant: other.id, scope: 'labs', heads: [] }, { ts: T0 + 5 * HOUR });
@@ -357,7 +357,7 @@ describe('withheld bodies', () => {
 
   it('owners and live guardians may receive every body', async () => {
     const { writer, log } = await newVault(phone);
-    await writer.append(phone, 'delegate', { delegate: guardian.did, role: 'guardian', expires: T0 + 2 * DAY, keys: [] }, { ts: T0 + HOUR });
+    await writer.append(phone, 'delegate', { delegate: guardian.did, role: 'guardian', expires: T0 + 2 * DAY, scopes: [], wait: null, keys: [] }, { ts: T0 + HOUR });
     await writer.append(phone, 'grant', grantBody(lab.did), { ts: T0 + 2 * HOUR });
     expect(log.bodiesFor(phone.did, T0 + DAY).size).toBe(log.size);
     expect(log.bodiesFor(guardian.did, T0 + DAY).size).toBe(log.size);

@@ -9,7 +9,7 @@ import {
   type Digest,
   type SignedMessage,
 } from '../crypto/index.js';
-import { decodeBody } from './bodies.js';
+import { PUBLIC_BODY_TYPES, decodeBody } from './bodies.js';
 import { MAX_BODY_BYTES, MAX_CLOCK_SKEW_MS, MAX_MEMBERS } from './constants.js';
 import { HeaderProblem, decodeHeader, entryIdOf, entrySigningMessage } from './entry.js';
 import { GrantsError, type Problem, type ProblemCode } from './errors.js';
@@ -21,6 +21,8 @@ import type {
   DelegateBody,
   DeviceAddBody,
   DeviceRemoveBody,
+  EmergencyDenyBody,
+  EmergencyRequestBody,
   EntryBody,
   EntryHeader,
   EntryId,
@@ -28,12 +30,14 @@ import type {
   GenesisBody,
   GrantAction,
   GrantBody,
+  HandoverBody,
+  ProtectBody,
   SignedEntry,
   UndelegateBody,
   VaultId,
 } from './types.js';
 import { Invalid, idBytes } from './validate.js';
-import type { Entitlement, EntryStatus, Equivocation, LiveDelegation, LiveDevice, LiveGrant, Verdict } from './verdict.js';
+import type { EmergencyAccess, Entitlement, EntryStatus, Equivocation, LiveDelegation, LiveDevice, LiveGrant, Protection, Verdict } from './verdict.js';
 
 /** A role an identity can hold in a vault. */
 type Role = 'subject' | 'device' | 'guardian' | 'emergency';
@@ -70,6 +74,9 @@ interface Enabler {
   readonly did: Did;
   readonly role: Role;
   readonly expires: number | null;
+  /** Emergency contacts: the scopes they may ask for, and how long a request waits. */
+  readonly scopes: readonly ScopeName[];
+  readonly wait: number | null;
 }
 
 /** A removal of a role: device.remove of a device, or undelegate of one delegation. */
@@ -126,11 +133,25 @@ export interface AddOptions {
 
 const OWNER_ROLES: readonly Role[] = ['subject', 'device'];
 const ACTING_ROLES: readonly Role[] = ['subject', 'device', 'guardian'];
-const MEMBERSHIP_TYPES: ReadonlySet<EntryType> = new Set(['genesis', 'device.add', 'device.remove', 'delegate', 'undelegate']);
+const MEMBERSHIP_TYPES: ReadonlySet<EntryType> = new Set(['genesis', 'device.add', 'device.remove', 'delegate', 'undelegate', 'handover']);
 /** Entries that take authority away are judged by their causal past alone (docs/log-format.md). */
-const REDUCING_TYPES: ReadonlySet<EntryType> = new Set(['device.remove', 'undelegate', 'revoke', 'erase']);
+const REDUCING_TYPES: ReadonlySet<EntryType> = new Set(['device.remove', 'undelegate', 'revoke', 'erase', 'protect', 'emergency.deny']);
 /** Bodies every holder of the log must have: they say who may act. */
-const REQUIRED_BODY_TYPES: ReadonlySet<EntryType> = new Set(['genesis', 'device.add', 'device.remove']);
+const REQUIRED_BODY_TYPES: ReadonlySet<EntryType> = PUBLIC_BODY_TYPES;
+
+/** Problem codes that are re-decided whenever an entry's authority is. */
+const AUTHORITY_CODES: ReadonlySet<ProblemCode> = new Set(['UNAUTHORIZED', 'UNKNOWN_TARGET', 'BAD_TARGET', 'TOO_MANY_MEMBERS', 'SCOPE_PROTECTED', 'BACKDATED_DENIAL']);
+
+/** The roles that may write each type (besides the grantee and self rules). */
+function rolesFor(type: EntryType): readonly Role[] {
+  if (type === 'device.add' || type === 'device.remove') return OWNER_ROLES;
+  if (type === 'emergency.request') return ['emergency'];
+  return ACTING_ROLES;
+}
+
+function overlaps(a: readonly string[], b: readonly string[]): boolean {
+  return a.some((x) => b.includes(x));
+}
 /** Signatures in flight per batch; WebCrypto runs them on the thread pool while we parse the next. */
 const SIGNATURE_CHUNK = 64;
 const MAX_CHUNKS_IN_FLIGHT = 4;
@@ -237,6 +258,9 @@ export class LogVerifier {
   private readonly enablers = new Map<Did, Enabler[]>();
   private readonly disablers = new Map<Did, Disabler[]>();
   private readonly membership: Node[] = [];
+  private readonly handovers: Node[] = [];
+  private readonly protections: Node[] = [];
+  private readonly requests: Node[] = [];
   private readonly withheldDelegations: Node[] = [];
   private readonly grantsByGrantee = new Map<Did, Node[]>();
   /** Entries whose body names another entry (revoke, rekey, erase, access, consent → grant; undelegate → delegation). */
@@ -624,19 +648,36 @@ export class LogVerifier {
     switch (node.h.type) {
       case 'genesis': {
         const g = body as GenesisBody;
-        this.addEnabler({ node, did: g.subject, role: 'subject', expires: null });
-        for (const did of g.devices) this.addEnabler({ node, did, role: 'device', expires: null });
-        for (const d of g.delegates) this.addEnabler({ node, did: d.delegate, role: d.role, expires: d.expires });
+        this.addEnabler({ node, did: g.subject, role: 'subject', expires: null, scopes: [], wait: null });
+        for (const did of g.devices) this.addEnabler({ node, did, role: 'device', expires: null, scopes: [], wait: null });
+        for (const d of g.delegates) this.addEnabler({ node, did: d.delegate, role: d.role, expires: d.expires, scopes: [], wait: null });
         break;
       }
       case 'device.add':
-        this.addEnabler({ node, did: (body as DeviceAddBody).device, role: 'device', expires: null });
+        this.addEnabler({ node, did: (body as DeviceAddBody).device, role: 'device', expires: null, scopes: [], wait: null });
         break;
       case 'delegate': {
         const d = body as DelegateBody;
-        this.addEnabler({ node, did: d.delegate, role: d.role, expires: d.expires });
+        this.addEnabler({ node, did: d.delegate, role: d.role, expires: d.expires, scopes: d.scopes, wait: d.wait });
         break;
       }
+      case 'handover': {
+        const hb = body as HandoverBody;
+        this.addEnabler({ node, did: hb.subject, role: 'subject', expires: null, scopes: [], wait: null });
+        for (const did of hb.devices) this.addEnabler({ node, did, role: 'device', expires: null, scopes: [], wait: null });
+        this.handovers.push(node);
+        break;
+      }
+      case 'protect':
+        this.protections.push(node);
+        break;
+      case 'emergency.request':
+        this.requests.push(node);
+        this.addRef((body as EmergencyRequestBody).delegation, node);
+        break;
+      case 'emergency.deny':
+        this.addRef((body as EmergencyDenyBody).request, node);
+        break;
       case 'device.remove':
         this.addDisabler({ node, did: (body as DeviceRemoveBody).device, delegation: null });
         break;
@@ -713,6 +754,10 @@ export class LogVerifier {
         return [(body as DeviceAddBody).device];
       case 'delegate':
         return [(body as DelegateBody).delegate];
+      case 'handover': {
+        const hb = body as HandoverBody;
+        return [hb.subject, ...hb.devices];
+      }
       default:
         return [];
     }
@@ -722,12 +767,13 @@ export class LogVerifier {
    * The best role `e`'s author held for it among `roles`, or null. `past`: judged only by what is
    * in e's causal past. `live`: also every removal anywhere in the log that had not seen e counts.
    */
-  private roleFor(e: Node, roles: readonly Role[], mode: 'past' | 'live'): Enabler | null {
+  private roleFor(e: Node, roles: readonly Role[], mode: 'past' | 'live', only?: (x: Enabler) => boolean): Enabler | null {
     const list = this.enablers.get(e.h.author);
     if (list === undefined) return null;
     let best: Enabler | null = null;
     for (const x of list) {
       if (!roles.includes(x.role)) continue;
+      if (only !== undefined && !only(x)) continue;
       if (!this.inPast(x.node, e)) continue;
       if (!(mode === 'past' ? x.node.authPast : x.node.liveAuth)) continue;
       if (x.expires !== null && e.h.ts > x.expires) continue;
@@ -746,25 +792,62 @@ export class LogVerifier {
     return x.node.index < than.node.index;
   }
 
-  /** The removals that apply to enabler `x` (those that had not been undone by x itself). */
-  private removalsOf(x: Enabler): Disabler[] {
-    if (x.role === 'subject') return [];
-    const list = this.disablers.get(x.did);
-    if (list === undefined) return [];
-    return list.filter((y) => {
-      if (!y.node.authPast) return false;
-      if (x.role === 'device' ? y.node.h.type !== 'device.remove' : y.node.h.type !== 'undelegate' || y.delegation !== x.node.id) return false;
-      // A removal in x's own past came before this (re-)enablement: it does not end it.
-      return !this.inPast(y.node, x.node);
-    });
+  /**
+   * The removals that apply to enabler `x`: device.remove of a device, undelegate of that
+   * delegation, and a handover for the subject it replaces and for every guardian. A removal in x's
+   * own causal past came before this (re-)enablement and does not end it.
+   */
+  private removalsOf(x: Enabler): Node[] {
+    const out: Node[] = [];
+    const applies = (y: Node): boolean => y !== x.node && y.authPast && !this.inPast(y, x.node);
+    if (x.role === 'subject' || x.role === 'guardian') {
+      for (const h of this.handovers) {
+        if (!applies(h)) continue;
+        if (x.role === 'subject' && (h.body as HandoverBody).subject === x.did) continue;
+        out.push(h);
+      }
+    }
+    if (x.role === 'subject') return out;
+    for (const y of this.disablers.get(x.did) ?? []) {
+      if (!applies(y.node)) continue;
+      if (x.role === 'device' ? y.node.h.type === 'device.remove' : y.node.h.type === 'undelegate' && y.delegation === x.node.id) out.push(y.node);
+    }
+    return out;
   }
 
   private disabledFor(x: Enabler, e: Node, mode: 'past' | 'live'): boolean {
     for (const y of this.removalsOf(x)) {
-      if (y.node === e) continue;
-      if (mode === 'past' ? this.inPast(y.node, e) : !this.inPast(e, y.node)) return true;
+      if (y === e) continue;
+      if (mode === 'past' ? this.inPast(y, e) : !this.inPast(e, y)) return true;
     }
     return false;
+  }
+
+  /**
+   * A grant by a guardian naming a dependent-only scope: 'past' if the protection was in its view
+   * (a broken rule), 'concurrent' if it had not seen it (no effect), else null.
+   */
+  private protectionConflict(e: Node, scopes: readonly ScopeName[]): 'past' | 'concurrent' | null {
+    let found: 'past' | 'concurrent' | null = null;
+    for (const p of this.protections) {
+      if (p.status !== 'valid' || p === e) continue;
+      const pb = p.body as ProtectBody;
+      if (e.h.ts < pb.from || !overlaps(pb.scopes, scopes)) continue;
+      if (this.inPast(p, e)) return 'past';
+      if (!this.inPast(e, p)) found = 'concurrent';
+    }
+    return found;
+  }
+
+  /** Scopes guardians may neither read nor share at `now`. */
+  private protectedAt(now: number): Set<ScopeName> {
+    const out = new Set<ScopeName>();
+    for (const p of this.protections) {
+      if (p.status !== 'valid') continue;
+      const pb = p.body as ProtectBody;
+      if (pb.from <= now) for (const scope of pb.scopes) out.add(scope);
+    }
+    return out;
   }
 
   /** Whether a withheld delegation body in e's past might be what gives its author authority. */
@@ -776,7 +859,7 @@ export class LogVerifier {
     node.status = status;
     node.via = via;
     const flags = this.flagged.get(node.id);
-    const kept = flags?.filter((p) => p.code !== 'UNAUTHORIZED' && p.code !== 'UNKNOWN_TARGET' && p.code !== 'BAD_TARGET' && p.code !== 'TOO_MANY_MEMBERS');
+    const kept = flags?.filter((p) => !AUTHORITY_CODES.has(p.code));
     if (kept !== undefined) this.flagged.set(node.id, kept);
     if (flag !== null) this.addFlag(node.id, flag);
   }
@@ -803,9 +886,15 @@ export class LogVerifier {
       this.evaluateByGrantee(node);
       return;
     }
-    const past = this.roleFor(node, h.type === 'device.add' || h.type === 'device.remove' ? OWNER_ROLES : ACTING_ROLES, 'past');
+    // An emergency request must be made under the delegation it names.
+    const only =
+      h.type === 'emergency.request' && node.body !== undefined ? (x: Enabler) => x.node.id === (node.body as EmergencyRequestBody).delegation : undefined;
+    const past = this.roleFor(node, rolesFor(h.type), 'past', only);
     if (REDUCING_TYPES.has(h.type)) {
-      if (past !== null) {
+      if (past !== null && h.type === 'emergency.deny' && node.body !== undefined && !this.denialSawRequest(node)) {
+        node.authPast = node.liveAuth = false;
+        this.setStatus(node, 'unauthorized', past, problem('BACKDATED_DENIAL', node.id, 'a denial must come after the request it denies (have it in its past)', [(node.body as EmergencyDenyBody).request]));
+      } else if (past !== null) {
         node.authPast = node.liveAuth = true;
         this.setStatus(node, 'valid', past, null);
       } else if (h.type === 'revoke') {
@@ -826,10 +915,32 @@ export class LogVerifier {
       this.unauthorized(node, `${h.author} had no authority to write ${h.type} (not a device, or a guardian under a live delegation, in its own view)`);
       return;
     }
-    const live = this.roleFor(node, h.type === 'device.add' ? OWNER_ROLES : ACTING_ROLES, 'live');
+    const live = this.roleFor(node, rolesFor(h.type), 'live', only);
+    // A guardian may not share a scope that is dependent-only from the grant's time on.
+    const via = live ?? past;
+    if (h.type === 'grant' && via.role === 'guardian' && node.body !== undefined) {
+      const conflict = this.protectionConflict(node, (node.body as GrantBody).scopes);
+      if (conflict === 'past') {
+        node.authPast = node.liveAuth = false;
+        this.setStatus(node, 'unauthorized', null, problem('SCOPE_PROTECTED', node.id, 'a guardian shared a scope that is dependent-only'));
+        return;
+      }
+      if (conflict === 'concurrent') {
+        node.authPast = true;
+        node.liveAuth = false;
+        this.setStatus(node, 'superseded', past, null);
+        return;
+      }
+    }
     node.authPast = true;
     node.liveAuth = live !== null;
-    this.setStatus(node, live !== null ? 'valid' : 'superseded', live ?? past, null);
+    this.setStatus(node, live !== null ? 'valid' : 'superseded', via, null);
+  }
+
+  /** Whether a denial has the request it names in its causal past (so its time is after it). */
+  private denialSawRequest(deny: Node): boolean {
+    const request = this.nodes.get((deny.body as EmergencyDenyBody).request);
+    return request !== undefined && this.inPast(request, deny);
   }
 
   private evaluateByGrantee(node: Node): void {
@@ -863,6 +974,8 @@ export class LogVerifier {
   private evaluateNew(node: Node): void {
     if (this.needsFullRecompute) return; // the whole log is re-decided at the end of this add()
     this.evaluate(node);
+    // A protection touches what guardians shared before it arrived.
+    if (node.h.type === 'protect' && node.status === 'valid') this.recomputeLive(this.didsWithRole(['guardian']));
     if (!MEMBERSHIP_TYPES.has(node.h.type)) return;
     if (node.authPast && !this.namedMembers(node).every((did) => this.addDim(did))) {
       this.tooManyMembers(node);
@@ -873,6 +986,14 @@ export class LogVerifier {
       const target = node.h.type === 'device.remove' ? (node.body as DeviceRemoveBody).device : (node.body as UndelegateBody).delegate;
       this.recomputeLive(new Set([target]));
     }
+    // A handover ends the subject it replaces and every guardian.
+    if (node.h.type === 'handover' && node.authPast) this.recomputeLive(this.didsWithRole(['subject', 'guardian']));
+  }
+
+  private didsWithRole(roles: readonly Role[]): Set<Did> {
+    const out = new Set<Did>();
+    for (const [did, list] of this.enablers) if (list.some((x) => roles.includes(x.role))) out.add(did);
+    return out;
   }
 
   private tooManyMembers(node: Node): void {
@@ -998,6 +1119,38 @@ export class LogVerifier {
     return best;
   }
 
+  /** A guardian delegation a handover with `guardians: 'read'` turned read-only (and nothing else ended). */
+  private readerRole(did: Did, now: number): Enabler | null {
+    for (const x of this.enablers.get(did) ?? []) {
+      if (x.role !== 'guardian' || !x.node.liveAuth || x.node.h.ts > now + MAX_CLOCK_SKEW_MS) continue;
+      if (x.expires !== null && now >= x.expires) continue;
+      const chain = this.authors.get(did);
+      if (chain !== undefined && chain.forkSeq !== Infinity) continue;
+      const removals = this.removalsOf(x);
+      if (removals.length > 0 && removals.every((y) => y.h.type === 'handover' && (y.body as HandoverBody).guardians === 'read')) return x;
+    }
+    return null;
+  }
+
+  /** Every emergency request with its state at `now` (docs/log-format.md, "Emergency access"). */
+  private emergencies(now: number): EmergencyAccess[] {
+    const out: EmergencyAccess[] = [];
+    for (const r of this.requests) {
+      if (r.status !== 'valid' || r.body === undefined || r.via === null) continue;
+      const x = r.via;
+      const opensAt = r.h.ts + (x.wait ?? 0);
+      const denial = (this.refsByTarget.get(r.id) ?? [])
+        .filter((d) => d.h.type === 'emergency.deny' && d.status === 'valid' && d.h.ts < opensAt)
+        .sort((a, b) => a.h.ts - b.h.ts || (a.id < b.id ? -1 : 1))[0];
+      let state: EmergencyAccess['state'];
+      if (denial !== undefined) state = 'denied';
+      else if (!this.enablerLive(x, now)) state = 'ended';
+      else state = now >= opensAt ? 'open' : 'waiting';
+      out.push({ request: r.id, contact: r.h.author, delegation: x.node.id, scopes: x.scopes, opensAt, expires: x.expires, state, deniedBy: denial?.id ?? null });
+    }
+    return out.sort((a, b) => (a.request < b.request ? -1 : 1));
+  }
+
   private grantRevoked(grant: Node): boolean {
     return (this.refsByTarget.get(grant.id) ?? []).some((r) => r.h.type === 'revoke' && r.status === 'valid');
   }
@@ -1006,14 +1159,24 @@ export class LogVerifier {
     if (node.status !== 'valid' || node.body === undefined) return null;
     if (node.h.ts > now + MAX_CLOCK_SKEW_MS) return null;
     const body = node.body as GrantBody;
-    const viaExpires = node.via?.expires ?? null;
+    // A guardian's grant ends with the guardian's delegation, unless a handover that had seen it
+    // adopted it: then the new owner keeps it until it expires on its own or is revoked.
+    const adopted = node.via?.role === 'guardian' && this.handovers.some((h) => h.authPast && this.inPast(node, h));
+    const viaExpires = adopted ? null : (node.via?.expires ?? null);
     const expires = body.expires === null ? viaExpires : viaExpires === null ? body.expires : Math.min(body.expires, viaExpires);
     if (expires !== null && now >= expires) return null;
     if (this.grantRevoked(node)) return null;
+    // What a guardian shared stops covering a scope once it is dependent-only.
+    let scopes = body.scopes;
+    if (node.via?.role === 'guardian') {
+      const shielded = this.protectedAt(now);
+      scopes = scopes.filter((scope) => !shielded.has(scope));
+      if (scopes.length === 0) return null;
+    }
     return {
       entry: node.id,
       grantee: body.grantee,
-      scopes: body.scopes,
+      scopes,
       actions: body.actions,
       purpose: body.purpose,
       expires,
@@ -1031,8 +1194,15 @@ export class LogVerifier {
     this.checkNow(now);
     const owner = this.liveRole(did as Did, OWNER_ROLES, now);
     if (owner !== null) return { entitled: true, as: 'owner', entry: null, expires: null };
-    const guardian = this.liveRole(did as Did, ['guardian'], now);
+    // Guardians (and guardians kept read-only by a handover) never get a dependent-only scope.
+    const shielded = this.protectedAt(now).has(scope);
+    const guardian = shielded ? null : this.liveRole(did as Did, ['guardian'], now);
     if (guardian !== null) return { entitled: true, as: 'guardian', entry: guardian.node.id, expires: guardian.expires };
+    const reader = shielded || action !== 'read' ? null : this.readerRole(did as Did, now);
+    if (reader !== null) return { entitled: true, as: 'reader', entry: reader.node.id, expires: reader.expires };
+    for (const e of this.emergencies(now)) {
+      if (e.contact === did && e.state === 'open' && action === 'read' && e.scopes.includes(scope)) return { entitled: true, as: 'emergency', entry: e.request, expires: e.expires };
+    }
     let best: LiveGrant | null = null;
     for (const g of this.grantsByGrantee.get(did as Did) ?? []) {
       const live = this.liveGrant(g, now);
@@ -1059,6 +1229,8 @@ export class LogVerifier {
       if (member || REQUIRED_BODY_TYPES.has(n.h.type) || n.h.author === did) out.add(n.id);
     }
     if (member) return out;
+    // Entries naming the party's own entries (a denial of its emergency request).
+    for (const n of this.authors.get(did as Did)?.nodes ?? []) for (const r of this.refsByTarget.get(n.id) ?? []) if (r.body !== undefined) out.add(r.id);
     const chainOf = (node: Node): void => {
       // The delegation (and its undelegations) that gave `node`'s author authority, recursively.
       for (let via = node.via; via !== null && via.node.h.type === 'delegate' && !out.has(via.node.id); via = via.node.via) {
@@ -1140,8 +1312,15 @@ export class LogVerifier {
     if (type === 'undelegate' && body !== undefined && (body as UndelegateBody).delegate === did) return true;
     // Evaluate as if the entry came after every current head (its causal past = the whole log).
     const probe = this.probe(did as Did, options.ts);
-    const roles = type === 'device.add' || type === 'device.remove' ? OWNER_ROLES : ACTING_ROLES;
-    return this.roleFor(probe, roles, 'past') !== null;
+    const only = type === 'emergency.request' && body !== undefined ? (x: Enabler) => x.node.id === (body as EmergencyRequestBody).delegation : undefined;
+    const via = this.roleFor(probe, rolesFor(type), 'past', only);
+    if (via === null) return false;
+    if (type === 'grant' && via.role === 'guardian' && body !== undefined && this.protectionConflict(probe, (body as GrantBody).scopes) === 'past') return false;
+    if (type === 'emergency.deny' && body !== undefined) {
+      const request = this.nodes.get((body as EmergencyDenyBody).request);
+      if (request === undefined || !this.inPast(request, probe)) return false;
+    }
+    return true;
   }
 
   private probe(did: Did, ts: number): Node {
@@ -1209,6 +1388,10 @@ export class LogVerifier {
         target = (n.body as UndelegateBody).delegation;
         expected = ['delegate', 'genesis'];
         break;
+      case 'emergency.deny':
+        target = (n.body as EmergencyDenyBody).request;
+        expected = ['emergency.request'];
+        break;
       default:
         return;
     }
@@ -1228,7 +1411,6 @@ export class LogVerifier {
   verdict(now: number): Verdict {
     const problems = this.problems(now);
     const genesis = this.nodes.get(this.vault as string as EntryId);
-    const subject = genesis?.body === undefined ? null : (genesis.body as GenesisBody).subject;
     const devices: LiveDevice[] = [];
     const delegations: LiveDelegation[] = [];
     for (const [did, list] of this.enablers) {
@@ -1248,6 +1430,11 @@ export class LogVerifier {
       }
     }
     const byEntry = (a: { entry: string }, b: { entry: string }): number => (a.entry < b.entry ? -1 : a.entry > b.entry ? 1 : 0);
+    const liveSubjects = devices.filter((d) => d.role === 'subject').map((d) => d.did).sort();
+    const subject = liveSubjects[0] ?? (genesis?.body === undefined ? null : (genesis.body as GenesisBody).subject);
+    const protections: Protection[] = this.protections
+      .filter((p) => p.status === 'valid')
+      .map((p) => ({ entry: p.id, scopes: (p.body as ProtectBody).scopes, from: (p.body as ProtectBody).from, author: p.h.author }));
     return {
       valid: problems.length === 0,
       vault: this.vault,
@@ -1260,6 +1447,8 @@ export class LogVerifier {
       devices: devices.sort((a, b) => (a.did < b.did ? -1 : 1)),
       delegations: delegations.sort((a, b) => byEntry(a, b) || (a.delegate < b.delegate ? -1 : 1)),
       grants: grants.sort(byEntry),
+      protections: protections.sort(byEntry),
+      emergencies: this.emergencies(now),
       equivocations: [...this.equivocations.values()].sort((a, b) => (a.author !== b.author ? (a.author < b.author ? -1 : 1) : a.seq - b.seq)),
       forks: findForks(this.treeHeads).map((f) => ({
         signer: f.signer,

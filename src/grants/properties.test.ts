@@ -17,6 +17,8 @@ const phone = party('phone');
 const laptop = party('laptop');
 const guardian = party('guardian');
 const providers = [party('p0'), party('p1'), party('p2')];
+const friend = party('friend');
+const heir = party('heir');
 const NOW = T0 + 60 * DAY;
 
 type Action =
@@ -28,7 +30,10 @@ type Action =
   | { kind: 'removeLaptop' }
   | { kind: 'undelegate' }
   | { kind: 'equivocate' }
-  | { kind: 'race'; who: number };
+  | { kind: 'race'; who: number }
+  | { kind: 'protect'; scopes: number }
+  | { kind: 'handover'; read: boolean }
+  | { kind: 'emergency'; deny: number };
 
 const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('grant' as const), by: fc.nat(2), to: fc.nat(2), scopes: fc.integer({ min: 1, max: 7 }), expires: fc.option(fc.integer({ min: 1, max: 90 }), { nil: null }) }) },
@@ -40,6 +45,9 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: 'undelegate' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'equivocate' as const }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('race' as const), who: fc.nat(1) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('protect' as const), scopes: fc.integer({ min: 1, max: 7 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('handover' as const), read: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('emergency' as const), deny: fc.nat(2) }) },
 );
 
 /** Builds a log from actions through the real writer; refused actions (NOT_AUTHORIZED) are skipped. */
@@ -48,7 +56,8 @@ async function build(actions: readonly Action[]): Promise<{ main: Replica; entri
   let ts = T0;
   const tick = (): { ts: number } => ({ ts: (ts += HOUR) });
   await main.writer.append(phone, 'device.add', { device: laptop.did, label: null, keys: [] }, tick());
-  const delegation = await main.writer.append(phone, 'delegate', { delegate: guardian.did, role: 'guardian', expires: T0 + 40 * DAY, keys: [] }, tick());
+  const delegation = await main.writer.append(phone, 'delegate', { delegate: guardian.did, role: 'guardian', expires: T0 + 40 * DAY, scopes: [], wait: null, keys: [] }, tick());
+  const contact = await main.writer.append(phone, 'delegate', { delegate: friend.did, role: 'emergency', expires: null, scopes: ['labs'], wait: 5 * HOUR, keys: [] }, tick());
   const grants: { id: EntryId; grantee: Identity }[] = [];
   let branch: Replica | null = null;
   const actors = [phone, laptop, guardian];
@@ -102,6 +111,21 @@ async function build(actions: readonly Action[]): Promise<{ main: Replica; entri
           if (a.who === 0) await target.writer.append(phone, 'device.remove', { device: laptop.did }, tick());
           else await target.writer.append(phone, 'undelegate', { delegation: delegation.id, delegate: guardian.did }, tick());
           await merge(target.log, other.log);
+          break;
+        }
+        case 'protect': {
+          const scopes = (['imaging', 'labs', 'summary'] as const).filter((_, i) => (a.scopes >> i) & 1);
+          await target.writer.append(phone, 'protect', { scopes: [...scopes], from: ts + 3 * HOUR }, tick());
+          break;
+        }
+        case 'handover':
+          await target.writer.append(guardian, 'handover', { subject: heir.did, devices: [heir.did], guardians: a.read ? 'read' : 'end' }, tick());
+          break;
+        case 'emergency': {
+          // A request, then (deny 0) no denial, (1) a denial in time, (2) a denial after the wait.
+          const request = await target.writer.append(friend, 'emergency.request', { delegation: contact.id, reason: null }, tick());
+          if (a.deny === 1) await target.writer.append(phone, 'emergency.deny', { request: request.id, reason: null }, tick());
+          if (a.deny === 2) await target.writer.append(phone, 'emergency.deny', { request: request.id, reason: null }, { ts: (ts += 6 * HOUR) });
           break;
         }
         case 'equivocate': {

@@ -3,14 +3,15 @@ import { GrantsError } from './errors.js';
 import type { LogVerifier } from './log-verifier.js';
 import { sealScopeKey } from './scope-keys.js';
 import { SCOPE_NAMES, type ScopeName } from './scopes.js';
-import type { EntryId, EntryType, GrantAction, GrantPurpose, SealedScopeKey, VaultId } from './types.js';
+import { ENTRY_TYPES, type EntryId, type EntryType, type GrantAction, type GrantPurpose, type SealedScopeKey, type VaultId } from './types.js';
 import { LogWriter } from './writer.js';
 
 /**
  * A synthetic but real log, for the CLI (`pvault log generate`), benchmarks and tests: every entry
  * is signed by the real writer and verified as it is added. It has several devices (one removed),
- * a guardian whose delegation expires, an emergency contact, grants by devices and the guardian,
- * revocations, erasures, key rotations, consents and many access receipts. Nothing in it is health
+ * a guardian whose delegation expires, an emergency contact (one request denied, one left to
+ * open), grants by devices and the guardian, revocations, erasures, key rotations, consents and
+ * many access receipts. Nothing in it is health
  * data: parties are keys derived from the seed, heads are hashes.
  */
 export interface SyntheticLogOptions {
@@ -97,7 +98,7 @@ export async function generateSyntheticLog(options: SyntheticLogOptions): Promis
   const [d0, d1, d2] = parties.devices as [Identity, Identity, Identity];
   const { writer, vault } = await LogWriter.createVault(d0, { subject: parties.subject.did, devices: [d0.did], delegates: [], label: 'synthetic vault' }, start);
   const counts = Object.fromEntries(
-    ['genesis', 'device.add', 'device.remove', 'delegate', 'undelegate', 'grant', 'revoke', 'rekey', 'consent', 'access', 'erase'].map((t) => [t, 0]),
+    ENTRY_TYPES.map((t) => [t, 0]),
   ) as Record<EntryType, number>;
   counts.genesis = 1;
   let written = 1;
@@ -139,8 +140,9 @@ export async function generateSyntheticLog(options: SyntheticLogOptions): Promis
   // The opening story.
   await write(d0, 'device.add', { device: d1.did, label: 'laptop', keys: [] });
   await write(d1, 'device.add', { device: d2.did, label: 'tablet', keys: [] });
-  await write(d0, 'delegate', { delegate: parties.guardian.did, role: 'guardian', expires: guardianExpires, keys: [] });
-  await write(d0, 'delegate', { delegate: parties.emergency.did, role: 'emergency', expires: null, keys: [] });
+  await write(d0, 'delegate', { delegate: parties.guardian.did, role: 'guardian', expires: guardianExpires, scopes: [], wait: null, keys: [] });
+  const contact = await write(d0, 'delegate', { delegate: parties.emergency.did, role: 'emergency', expires: null, scopes: ['labs', 'summary'], wait: 48 * 60 * 60 * 1000, keys: [] });
+  let emergencies = 0;
   await grant(parties.guardian, parties.providers[0]!, ['summary'], 'family', null);
   await grant(d0, parties.providers[1 % providerCount]!, ['labs', 'summary'], 'treatment', end + 30 * DAY);
   const first = active[active.length - 1]!;
@@ -151,6 +153,13 @@ export async function generateSyntheticLog(options: SyntheticLogOptions): Promis
     // Grants that have not expired; a guardian's grant ends with the delegation.
     for (let i = active.length - 1; i >= 0; i--) if (active[i]!.expires !== null && active[i]!.expires! <= now + step * 2) active.splice(i, 1);
     const owners = removedDevice ? [d0, d1] : [d0, d1, d2];
+    // The emergency contact asks twice: the first request is denied in time, the second is not.
+    if (emergencies < 2 && written >= Math.floor(total * (emergencies === 0 ? 0.3 : 0.8)) && total - written >= 2) {
+      const request = await write(parties.emergency, 'emergency.request', { delegation: contact, reason: null });
+      if (emergencies === 0) await write(d0, 'emergency.deny', { request, reason: null });
+      emergencies++;
+      continue;
+    }
     if (!removedDevice && written >= Math.floor(total * 0.6)) {
       await write(d0, 'device.remove', { device: d2.did });
       removedDevice = true;

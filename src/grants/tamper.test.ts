@@ -23,6 +23,7 @@ const guardian = party('guardian');
 const clinic = party('clinic');
 const lab = party('lab');
 const stranger = party('stranger');
+const friend = party('friend');
 const NOW = T0 + 30 * DAY;
 
 interface Mutation {
@@ -46,7 +47,7 @@ async function buildBase(): Promise<void> {
   const next = (): { ts: number } => ({ ts: (ts += HOUR) });
   const grant = (grantee: Identity, scopes: ('labs' | 'summary' | 'notes')[]) => ({ grantee: grantee.did, scopes, actions: ['read' as const], purpose: 'treatment' as const, expires: NOW + 100 * DAY, keys: [] });
   await writer.append(phone, 'device.add', { device: laptop.did, label: 'laptop', keys: [] }, next());
-  const delegation = await writer.append(phone, 'delegate', { delegate: guardian.did, role: 'guardian', expires: NOW + 10 * DAY, keys: [] }, next());
+  const delegation = await writer.append(phone, 'delegate', { delegate: guardian.did, role: 'guardian', expires: NOW + 10 * DAY, scopes: [], wait: null, keys: [] }, next());
   const g1 = await writer.append(laptop, 'grant', grant(clinic, ['labs', 'summary']), next());
   const g2 = await writer.append(guardian, 'grant', grant(lab, ['labs']), next());
   await writer.append(clinic, 'access', { grant: g1.id, scope: 'labs', heads: ['ab'.repeat(32)] }, next());
@@ -58,11 +59,15 @@ async function buildBase(): Promise<void> {
   await writer.append(phone, 'device.remove', { device: laptop.did }, next());
   const g3 = await writer.append(phone, 'grant', grant(lab, ['notes']), next());
   await writer.append(lab, 'access', { grant: g3.id, scope: 'notes', heads: [] }, next());
+  const contact = await writer.append(phone, 'delegate', { delegate: friend.did, role: 'emergency', expires: null, scopes: ['summary'], wait: 48 * HOUR, keys: [] }, next());
+  const request = await writer.append(friend, 'emergency.request', { delegation: contact.id, reason: null }, next());
+  await writer.append(phone, 'emergency.deny', { request: request.id, reason: 'not needed' }, next());
+  await writer.append(phone, 'protect', { scopes: ['reproductive'], from: NOW }, next());
   base = await exportLog(log, { now: NOW, signer: phone });
   ids = base.entries.map((e) => entryIdOf(e.header, e.signature));
   for (const [i, e] of base.entries.entries()) {
     const author = decodeHeader(e.header).author;
-    signer.set(ids[i]!, [phone, laptop, guardian, clinic, lab].find((p) => p.did === author)!);
+    signer.set(ids[i]!, [phone, laptop, guardian, clinic, lab, friend].find((p) => p.did === author)!);
   }
   const second = await newVault(phone, { ts: T0 + 5 * HOUR, body: { label: 'another vault' } });
   await second.writer.append(phone, 'grant', grant(clinic, ['labs']), { ts: T0 + 6 * HOUR });
@@ -163,12 +168,12 @@ describe('tamper suite', () => {
     const { verdict } = await verifyLogFile(base, { now: NOW });
     expect(verdict.problems).toEqual([]);
     expect(verdict.grants).toHaveLength(2);
-    expect(base.entries.length).toBe(14);
+    expect(base.entries.length).toBe(18);
   });
 
-  it('every bit-flip of every header byte of five entries is refused with the code of the rule it breaks', async () => {
+  it('every bit-flip of every header byte of six entries is refused with the code of the rule it breaks', async () => {
     const mutations: Mutation[] = [];
-    for (const i of [0, indexOfType('delegate'), indexOfType('grant', 1), indexOfType('access'), indexOfType('undelegate')]) {
+    for (const i of [0, indexOfType('delegate'), indexOfType('grant', 1), indexOfType('access'), indexOfType('undelegate'), indexOfType('emergency.deny')]) {
       const e = base.entries[i]!;
       for (let b = 0; b < e.header.length; b++) {
         const mask = b % 2 === 0 ? 0x01 : 0x80;

@@ -19,6 +19,10 @@ export const ENTRY_TYPES = [
   'consent',
   'access',
   'erase',
+  'handover',
+  'protect',
+  'emergency.request',
+  'emergency.deny',
 ] as const;
 
 /** One of {@link ENTRY_TYPES}. */
@@ -68,9 +72,10 @@ export interface SealedScopeKey {
   readonly box: Uint8Array;
 }
 
-/** A delegation named in the genesis entry (e.g. the guardians of a dependent's vault). */
+/** A guardian named in the genesis entry (e.g. the parents of a child whose vault this is). */
 export interface DelegationSpec {
   readonly delegate: Did;
+  /** Always 'guardian': emergency contacts are named later, with their scopes and wait. */
   readonly role: DelegateRole;
   /** Milliseconds since the epoch, or null for no expiry. */
   readonly expires: number | null;
@@ -93,11 +98,16 @@ export interface DeviceAddBody {
 export interface DeviceRemoveBody {
   readonly device: Did;
 }
-/** Body of `delegate`. */
+/**
+ * Body of `delegate`. A guardian acts for the subject (scopes empty, wait null); an emergency
+ * contact may ask for `scopes`, which open `wait` ms after its request unless it is denied.
+ */
 export interface DelegateBody {
   readonly delegate: Did;
   readonly role: DelegateRole;
   readonly expires: number | null;
+  readonly scopes: readonly ScopeName[];
+  readonly wait: number | null;
   readonly keys: readonly SealedScopeKey[];
 }
 /**
@@ -148,6 +158,31 @@ export interface EraseBody {
   readonly grant: EntryId;
 }
 
+/**
+ * Body of `handover`: the dependent takes over. `subject` becomes the subject and `devices` its
+ * owner devices; the guardians' authority ends, or (`guardians: 'read'`) continues read-only.
+ */
+export interface HandoverBody {
+  readonly subject: Did;
+  readonly devices: readonly Did[];
+  readonly guardians: 'end' | 'read';
+}
+/** Body of `protect`: from `from` on, guardians can neither read nor share these scopes (dependent-only). */
+export interface ProtectBody {
+  readonly scopes: readonly ScopeName[];
+  readonly from: number;
+}
+/** Body of `emergency.request`: an emergency contact asks for the scopes of its delegation. */
+export interface EmergencyRequestBody {
+  readonly delegation: EntryId;
+  readonly reason: string | null;
+}
+/** Body of `emergency.deny`: the patient (or a guardian) denies a request during its wait. */
+export interface EmergencyDenyBody {
+  readonly request: EntryId;
+  readonly reason: string | null;
+}
+
 /** The body of each entry type. */
 export interface BodyOf {
   genesis: GenesisBody;
@@ -161,6 +196,10 @@ export interface BodyOf {
   consent: ConsentBody;
   access: AccessBody;
   erase: EraseBody;
+  handover: HandoverBody;
+  protect: ProtectBody;
+  'emergency.request': EmergencyRequestBody;
+  'emergency.deny': EmergencyDenyBody;
 }
 
 /** Any body. */

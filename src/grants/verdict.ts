@@ -48,6 +48,32 @@ export interface LiveGrant {
   readonly as: 'owner' | 'guardian';
 }
 
+/** A dependent-only protection: from `from` on, guardians can neither read nor share `scopes`. */
+export interface Protection {
+  readonly entry: EntryId;
+  readonly scopes: readonly ScopeName[];
+  readonly from: number;
+  readonly author: Did;
+}
+
+/** An emergency request and where it stands at `now`. */
+export interface EmergencyAccess {
+  /** The `emergency.request` entry. */
+  readonly request: EntryId;
+  readonly contact: Did;
+  /** The delegation it was made under. */
+  readonly delegation: EntryId;
+  readonly scopes: readonly ScopeName[];
+  /** When access opens if nobody denies it before (request time + the delegation's wait). */
+  readonly opensAt: number;
+  /** The delegation's expiry (access ends with it). */
+  readonly expires: number | null;
+  /** waiting: the wait is running; open: access is live; denied: denied in time; ended: the delegation ended. */
+  readonly state: 'waiting' | 'open' | 'denied' | 'ended';
+  /** The denial, if one came in time. */
+  readonly deniedBy: EntryId | null;
+}
+
 /** Two entries of one author at one sequence number: both kept as proof. */
 export interface Equivocation {
   readonly author: Did;
@@ -81,10 +107,15 @@ export interface Verdict {
   /** Entries no other entry names as prev or dep, sorted. */
   readonly heads: readonly EntryId[];
   readonly tree: { readonly size: number; readonly root: string };
+  /** The live subject (after a handover, the new one). */
   readonly subject: Did | null;
   readonly devices: readonly LiveDevice[];
   readonly delegations: readonly LiveDelegation[];
   readonly grants: readonly LiveGrant[];
+  /** Dependent-only scopes and since when. */
+  readonly protections: readonly Protection[];
+  /** Every emergency request with its state at `now`. */
+  readonly emergencies: readonly EmergencyAccess[];
   readonly equivocations: readonly Equivocation[];
   readonly forks: readonly ForkEvidence[];
   /** How many entries' bodies this copy does not hold. */
@@ -96,9 +127,12 @@ export interface Verdict {
 /** Whether a party may have a scope at `now`, and through what. */
 export interface Entitlement {
   readonly entitled: boolean;
-  /** owner: the subject or a device; guardian: a live guardian delegation; grant: a live grant. */
-  readonly as: 'owner' | 'guardian' | 'grant' | null;
-  /** The grant or delegation entry it rests on (null for owner or when not entitled). */
+  /**
+   * owner: the subject or a device; guardian: a live guardian delegation; reader: a guardian kept
+   * read-only by a handover; grant: a live grant; emergency: an emergency request that opened.
+   */
+  readonly as: 'owner' | 'guardian' | 'reader' | 'grant' | 'emergency' | null;
+  /** The grant, delegation or emergency request it rests on (null for owner or when not entitled). */
   readonly entry: EntryId | null;
   /** When the entitlement ends, if it does. */
   readonly expires: number | null;

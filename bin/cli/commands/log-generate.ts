@@ -14,7 +14,8 @@ const HELP = `Usage: pvault log generate --entries N --out FILE [--seed TEXT]
 
 Writes a synthetic but real grant log as an export file (docs/log-format.md): every entry is
 signed by the real writer and verified as it is added. It has three devices (one removed), a
-guardian whose delegation expires, an emergency contact, grants by devices and by the guardian,
+guardian whose delegation expires, an emergency contact (one request denied in time, one not),
+grants by devices and by the guardian,
 revocations, erasures, key rotations, consents and access receipts, spread over the last year.
 Its parties' keys are derived from the seed: it holds no real data and no real key.
 
@@ -71,6 +72,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       `wrote ${file.entries.length} entries of vault ${file.vault} to ${out} (${bytes.length} bytes, ${seconds} s)`,
       `  devices: 3 (1 removed); guardian delegation expiring ${new Date(synthetic.guardianExpires).toISOString()}; 1 emergency contact`,
       `  grants ${c.grant}, revocations ${c.revoke}, erasures ${c.erase}, key rotations ${c.rekey}, consents ${c.consent}, access receipts ${c.access}`,
+      `  emergency requests ${c['emergency.request']} (denied: ${c['emergency.deny']})`,
       `  signed tree head: size ${file.entries.length}, by the first device`,
     ].join('\n'),
   );

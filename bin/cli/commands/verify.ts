@@ -42,6 +42,8 @@ function report(file: string, verdict: Verdict): string {
     lines.push(`    grant ${g.entry} → ${g.grantee}: ${g.scopes.join(',')} (${g.actions.join(',')}, ${g.purpose}) until ${iso(g.expires)}${g.as === 'guardian' ? ' [by guardian]' : ''}`);
   }
   if (verdict.grants.length > 20) lines.push(`    … and ${verdict.grants.length - 20} more (--json lists all)`);
+  for (const p of verdict.protections) lines.push(`  dependent-only from ${iso(p.from)}: ${p.scopes.join(',')}`);
+  for (const e of verdict.emergencies) lines.push(`  emergency request ${e.request} by ${e.contact}: ${e.state} (opens ${iso(e.opensAt)}; ${e.scopes.join(',')})`);
   if (verdict.equivocations.length > 0) lines.push(`  equivocations: ${verdict.equivocations.map((e) => `${e.author} at seq ${e.seq}`).join('; ')}`);
   if (verdict.forks.length > 0) lines.push(`  forks: ${verdict.forks.map((f) => `${f.signer} at size ${f.size}`).join('; ')}`);
   if (verdict.undetermined.length > 0) lines.push(`  ${verdict.undetermined.length} entr${verdict.undetermined.length === 1 ? 'y' : 'ies'} whose authority rests on withheld bodies (no effect here)`);
