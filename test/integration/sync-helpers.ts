@@ -114,6 +114,7 @@ export class SealedScopes implements RecordsPort {
 /** One device: identity, libp2p node, sealed store, engine, and its records stores by vault. */
 export interface Device {
   readonly identity: Identity;
+  readonly storage: MemoryStorage;
   readonly libp2p: SyncLibp2p;
   readonly vaultStore: Vault;
   readonly node: VaultNode;
@@ -125,7 +126,7 @@ export interface Device {
 const ALL_SCOPES: ScopeName[] = ['summary', 'labs', 'notes', 'imaging', 'mental-health', 'substance-use', 'reproductive', 'genomics'];
 
 /** Starts a device; `storage` lets a test restart one on the same data. */
-export async function startDevice(options: { identity?: Identity; storage?: MemoryStorage; records?: Map<string, SealedScopes> } = {}): Promise<Device> {
+export async function startDevice(options: { identity?: Identity; storage?: MemoryStorage; records?: Map<string, SealedScopes>; listen?: string } = {}): Promise<Device> {
   const identity = options.identity ?? generateIdentity();
   const storage = options.storage ?? new MemoryStorage();
   const vaultStore = options.storage
@@ -133,7 +134,7 @@ export async function startDevice(options: { identity?: Identity; storage?: Memo
     : await Vault.create(storage, 'test passphrase, not a secret', { kdfCost: WEAK_TEST_KDF_COST, allowWeakKdf: true });
   if (vaultStore.isLocked()) await vaultStore.unlock('test passphrase, not a secret');
   const bans = new PeerBans();
-  const libp2p = await createNodeLibp2p({ identity, bans, listen: ['/ip4/127.0.0.1/tcp/0'] });
+  const libp2p = await createNodeLibp2p({ identity, bans, listen: [options.listen ?? '/ip4/127.0.0.1/tcp/0'] });
   const records = options.records ?? new Map<string, SealedScopes>();
   const node = await VaultNode.start({
     identity,
@@ -151,6 +152,7 @@ export async function startDevice(options: { identity?: Identity; storage?: Memo
   });
   return {
     identity,
+    storage,
     libp2p,
     vaultStore,
     node,
