@@ -13,8 +13,18 @@ const ROOT = resolve(import.meta.dirname, '../..');
 /** Total size of LevelDB's write-ahead log files, keyed by name (a rotation changes the names). */
 async function logFiles(dir: string): Promise<string> {
   const names = (await readdir(dir)).filter((f) => f.endsWith('.log')).sort();
-  const sizes = await Promise.all(names.map(async (f) => `${f}:${(await stat(join(dir, f))).size}`));
-  return sizes.join(',');
+  // LevelDB may retire a log file between readdir and stat: a file gone by then is left out.
+  const sizes = await Promise.all(
+    names.map(async (f) => {
+      try {
+        return `${f}:${(await stat(join(dir, f))).size}`;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw error;
+      }
+    }),
+  );
+  return sizes.filter((s) => s !== undefined).join(',');
 }
 
 interface KillOutcome {
