@@ -185,24 +185,30 @@ for (let i = 0; i < ALPHABET.length; i++) LOOKUP[ALPHABET.charCodeAt(i)] = i;
 export function encodeBase64(bytes: Uint8Array): string {
   const parts: string[] = [];
   const CHUNK = 0x3000; // a multiple of 3, so padding only appears at the very end
+  const native = typeof globalThis.btoa === 'function';
   for (let start = 0; start < bytes.length; start += CHUNK) {
-    const end = Math.min(bytes.length, start + CHUNK);
-    let s = '';
-    let i = start;
-    for (; i + 2 < end; i += 3) {
-      const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-      s += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + ALPHABET[(n >> 6) & 63]! + ALPHABET[n & 63]!;
-    }
-    if (end - i === 1) {
-      const n = bytes[i]! << 16;
-      s += `${ALPHABET[n >> 18]!}${ALPHABET[(n >> 12) & 63]!}==`;
-    } else if (end - i === 2) {
-      const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
-      s += `${ALPHABET[n >> 18]!}${ALPHABET[(n >> 12) & 63]!}${ALPHABET[(n >> 6) & 63]!}=`;
-    }
-    parts.push(s);
+    const chunk = bytes.subarray(start, Math.min(bytes.length, start + CHUNK));
+    // btoa (browsers, Node ≥ 16) is ~10× faster than building the string in JS.
+    parts.push(native ? globalThis.btoa(String.fromCharCode(...chunk)) : encodeChunk(chunk));
   }
   return parts.join('');
+}
+
+function encodeChunk(bytes: Uint8Array): string {
+  let s = '';
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    s += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + ALPHABET[(n >> 6) & 63]! + ALPHABET[n & 63]!;
+  }
+  if (bytes.length - i === 1) {
+    const n = bytes[i]! << 16;
+    s += `${ALPHABET[n >> 18]!}${ALPHABET[(n >> 12) & 63]!}==`;
+  } else if (bytes.length - i === 2) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
+    s += `${ALPHABET[n >> 18]!}${ALPHABET[(n >> 12) & 63]!}${ALPHABET[(n >> 6) & 63]!}=`;
+  }
+  return s;
 }
 
 /** Decodes standard padded base64; undefined if `text` is not exactly that. */

@@ -53,12 +53,18 @@ export function checkVaultId(vaultId: unknown): string {
   return vaultId;
 }
 
-/** A fresh keyring with epoch 0 of every scope. */
-export function createKeyring(vaultId: string): Keyring {
+/**
+ * A fresh keyring. Without `received`: new random keys (epoch 0) for every scope — the patient's
+ * first device. With `received`: exactly the scope keys handed over (another device of the patient,
+ * or a grantee that holds only the scopes shared with it).
+ */
+export function createKeyring(vaultId: string, received?: readonly ExportedScopeKeys[]): Keyring {
   checkVaultId(vaultId);
+  const base: Keyring = { vaultId, namingKey: generateKey(), attachmentKey: generateKey(), scopes: new Map() };
+  if (received) return received.reduce(importScopeKeys, base);
   const scopes = new Map<ScopeName, ScopeKeys>();
   for (const scope of SCOPES) scopes.set(scope, { indexKey: generateKey(), epochs: new Map([[0, generateKey()]]), current: 0 });
-  return { vaultId, namingKey: generateKey(), attachmentKey: generateKey(), scopes };
+  return { ...base, scopes };
 }
 
 /** The keys of `scope`, or a `NOT_FOUND` error if this device holds none. */

@@ -53,6 +53,12 @@ export interface RecordStoreOptions {
    * existing one must have been created with the same id (`VAULT_MISMATCH` otherwise).
    */
   vaultId?: string;
+  /**
+   * For a store created here (nothing stored yet): the scope keys to start with, as received from
+   * the patient's other device or from a grant. Without them a new store makes fresh keys for every
+   * scope (the patient's first device). Ignored when the vault already holds a keyring.
+   */
+  scopeKeys?: readonly ExportedScopeKeys[];
   /** The clock. @default () => new Date() */
   now?: () => Date;
 }
@@ -148,7 +154,7 @@ export class RecordStore {
         throw new RecordStoreError('VAULT_MISMATCH', 'these records belong to another vault id than the one given');
       }
     } else {
-      keyring = createKeyring(options.vaultId ?? toHex(randomBytes(16)));
+      keyring = createKeyring(options.vaultId ?? toHex(randomBytes(16)), options.scopeKeys);
     }
     const deviceBytes = await kv.getSealed(DEVICE_KEY);
     const actor = deviceBytes ? parseActor(deviceBytes) : newActorId();

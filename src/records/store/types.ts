@@ -1,4 +1,4 @@
-import type { Brand, Ciphertext } from '../crypto.js';
+import type { Brand } from '../crypto.js';
 import type { Resource } from '@medplum/fhirtypes';
 import type { ScopeName } from '../scopes.js';
 
@@ -9,7 +9,7 @@ export type RecordKey = Brand<string, 'RecordKey'>;
 /** Where a record lives inside its scope document: hex of HMAC(index key, record key), 128 bits. */
 export type Slot = Brand<string, 'Slot'>;
 /** A sealed record value as stored in a scope document: format ‖ epoch ‖ AEAD output. */
-export type SealedResource = Brand<Ciphertext, 'SealedResource'>;
+export type SealedResource = Brand<Uint8Array, 'SealedResource'>;
 /** A plain JSON object (what a FHIR resource is once parsed). */
 export type JsonObject = { [key: string]: unknown };
 

@@ -121,8 +121,11 @@ const PREFIXES: Record<string, number> = {
 /** Parses a UCUM code (case-sensitive form); undefined if it is not one this module understands. */
 export function parseUcum(code: string): ParsedUnit | undefined {
   if (typeof code !== 'string' || code.length === 0 || code.length > 64) return undefined;
-  const text = code.replace(/\{[^{}]*\}/g, '');
+  // An annotation on its own is the unity (`mL/min/{1.73_m2}`); attached to a unit it is dropped.
+  const text = code.replace(/(^|[./(])\{[^{}]*\}(?=$|[./)])/g, '$11').replace(/\{[^{}]*\}/g, '');
   if (text === '' || text === '1') return { factor: 1, dims: {} };
+  // Kelvin on its own is an absolute temperature: it converts to and from Cel and [degF].
+  if (text === 'K') return { factor: 1, dims: { K: 1 }, offset: 0 };
   // A single temperature atom keeps its offset; inside a product offsets make no sense.
   const plain = ATOMS[text];
   if (plain?.offset !== undefined) return { factor: plain.factor, dims: plain.dims, offset: plain.offset };

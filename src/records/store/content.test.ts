@@ -1,0 +1,63 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { canonicalJson, contentDigest, contentHash, isFhirId, referencesOf, rewriteReferences } from './content.js';
+import type { RecordKey } from './types.js';
+
+/** The same object with its keys in reverse order, at every level. */
+function reversed(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(reversed);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(value).reverse()) out[k] = reversed((value as Record<string, unknown>)[k]);
+  return out;
+}
+
+describe('content', () => {
+  it('gives the same canonical text whatever the key order', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        expect(canonicalJson(reversed(v))).toBe(canonicalJson(v));
+        expect(JSON.parse(canonicalJson(v))).toEqual(JSON.parse(JSON.stringify(v)));
+      }),
+    );
+  });
+
+  it('hashes content without id and bookkeeping meta, but with security labels', () => {
+    const base = { resourceType: 'Observation', id: 'a', status: 'final', meta: { versionId: '1', lastUpdated: '2020-01-01T00:00:00Z' } };
+    const h = contentHash(base);
+    expect(contentHash({ ...base, id: 'b', meta: { versionId: '7', source: 'x' } })).toBe(h);
+    expect(contentHash({ ...base, status: 'amended' })).not.toBe(h);
+    expect(contentHash({ ...base, meta: { security: [{ code: 'PSY' }] } })).not.toBe(h);
+    expect(h).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('notices a data member anywhere (possible inline attachment)', () => {
+    expect(contentDigest({ resourceType: 'Observation' }).mentionsData).toBe(false);
+    expect(contentDigest({ resourceType: 'DocumentReference', content: [{ attachment: { contentType: 'x', data: 'AA==' } }] }).mentionsData).toBe(true);
+  });
+
+  it('rewrites only the references it is told to, keeping history suffixes out', () => {
+    const resource = {
+      resourceType: 'Observation',
+      subject: { reference: 'Patient/old' },
+      performer: [{ reference: 'Practitioner/p' }, { reference: 'Patient/old/_history/3' }],
+      note: [{ text: 'Patient/old' }],
+    };
+    const map = new Map([['Patient/old', 'Patient/new' as RecordKey]]);
+    const out = rewriteReferences(resource, map);
+    expect(out).toEqual({
+      resourceType: 'Observation',
+      subject: { reference: 'Patient/new' },
+      performer: [{ reference: 'Practitioner/p' }, { reference: 'Patient/new' }],
+      note: [{ text: 'Patient/old' }],
+    });
+    expect(resource.subject.reference).toBe('Patient/old');
+    expect(rewriteReferences(resource, new Map())).toBe(resource);
+    expect([...referencesOf(resource)].sort()).toEqual(['Patient/old', 'Practitioner/p']);
+  });
+
+  it('knows a FHIR id', () => {
+    expect(isFhirId('abc-1.2')).toBe(true);
+    for (const bad of ['', 'a b', 'x'.repeat(65), 'a/b', 1]) expect(isFhirId(bad)).toBe(false);
+  });
+});
