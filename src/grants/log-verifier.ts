@@ -105,6 +105,8 @@ interface AuthorChain {
   /** Lowest sequence number with two entries (Infinity if none): authority ends there. */
   forkSeq: number;
   readonly nodes: Node[];
+  /** The entry with the highest seq (the author's head). */
+  top: Node | null;
 }
 
 /** What one {@link LogVerifier.add} call did with its input. */
@@ -559,10 +561,11 @@ export class LogVerifier {
 
     let chain = this.authors.get(h.author);
     if (!chain) {
-      chain = { bySeq: new Map(), forkSeq: Infinity, nodes: [] };
+      chain = { bySeq: new Map(), forkSeq: Infinity, nodes: [], top: null };
       this.authors.set(h.author, chain);
     }
     chain.nodes.push(node);
+    if (chain.top === null || h.seq > chain.top.h.seq) chain.top = node;
     const atSeq = chain.bySeq.get(h.seq);
     if (atSeq === undefined) {
       chain.bySeq.set(h.seq, [node]);
@@ -1272,10 +1275,8 @@ export class LogVerifier {
 
   /** The latest entry of `did` in this log (for a writer), or null. */
   authorHead(did: Did | string): { id: EntryId; seq: number; ts: number } | null {
-    const chain = this.authors.get(did as Did);
-    if (chain === undefined || chain.nodes.length === 0) return null;
-    let top = chain.nodes[0]!;
-    for (const n of chain.nodes) if (n.h.seq > top.h.seq) top = n;
+    const top = this.authors.get(did as Did)?.top;
+    if (top === undefined || top === null) return null;
     return { id: top.id, seq: top.h.seq, ts: top.h.ts };
   }
 
