@@ -22,3 +22,15 @@ export function compareDates(a: string, b: string): number {
   if (Number.isNaN(tb)) return -1;
   return ta < tb ? -1 : 1;
 }
+
+/**
+ * Milliseconds since the epoch just after the period `value` denotes ends: a year, month or day
+ * ends at the start of the next one; a date-time is an instant (so the end is 1 ms after it). Used
+ * for inclusive upper bounds: `to: '2024-01-02'` includes all of that day.
+ */
+export function dateEnd(value: string): number {
+  if (/^\d{4}$/.test(value)) return Date.UTC(Number(value) + 1, 0, 1);
+  if (/^\d{4}-\d{2}$/.test(value)) return Date.UTC(Number(value.slice(0, 4)), Number(value.slice(5, 7)), 1);
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return Date.parse(`${value}T00:00:00Z`) + 86_400_000;
+  return dateStart(value) + 1;
+}

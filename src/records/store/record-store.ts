@@ -13,7 +13,7 @@ import { extractAttachments, inlineAttachments, readAttachment } from './attachm
 import { DEVICE_KEY, ENVELOPE_FORMAT, INDEX_PREFIX, KEYRING_KEY, MAX_IMPORT_RESOURCES, SEAL_BATCH, VERSION_ID_BYTES } from './constants.js';
 import { contentDigest, contentHash, isFhirId, rewriteReferences } from './content.js';
 import { loadDoc, planSave, sameHeads, type DocMeta } from './doc-persistence.js';
-import { compareDates } from './dates.js';
+import { dateEnd, dateStart } from './dates.js';
 import { RecordStoreError } from './errors.js';
 import {
   checkVaultId,
@@ -73,7 +73,10 @@ export interface ImportOptions {
 export interface ListFilter {
   scopes?: readonly ScopeName[];
   types?: readonly string[];
-  /** Inclusive bounds on the record's date (records without a date are left out when either is set). */
+  /**
+   * Inclusive bounds on the record's date, FHIR dates (partial allowed: `to: '2024'` includes all of
+   * 2024). Records without a date are left out when either is set.
+   */
   from?: string;
   to?: string;
   /** Only records in conflict. */
@@ -197,15 +200,18 @@ export class RecordStore {
   list(filter: ListFilter = {}): RecordSummary[] {
     const out: RecordSummary[] = [];
     const types = filter.types ? new Set(filter.types) : undefined;
+    // Inclusive bounds: a record is in when its date starts within [start of from, end of to].
+    const from = filter.from === undefined ? undefined : dateStart(filter.from);
+    const to = filter.to === undefined ? undefined : dateEnd(filter.to);
     for (const state of this.scopes.values()) {
       if (filter.scopes && !filter.scopes.includes(state.scope)) continue;
       for (const line of state.lines.values()) {
         if (types && !types.has(line.type)) continue;
         if (filter.conflicts && !line.conflict) continue;
-        if (filter.from !== undefined || filter.to !== undefined) {
+        if (from !== undefined || to !== undefined) {
           if (line.date === undefined) continue;
-          if (filter.from !== undefined && compareDates(line.date, filter.from) < 0) continue;
-          if (filter.to !== undefined && compareDates(line.date, filter.to) > 0) continue;
+          const t = dateStart(line.date);
+          if (Number.isNaN(t) || (from !== undefined && t < from) || (to !== undefined && t >= to)) continue;
         }
         out.push(publicSummary(line));
       }

@@ -1,0 +1,107 @@
+import fc from 'fast-check';
+import type { Bundle, Composition } from '@medplum/fhirtypes';
+import { describe, expect, it } from 'vitest';
+import { parseImport } from '../../src/records/index.js';
+import { exportBundle, exportIps } from '../../src/records/export.js';
+import type { RecordStore } from '../../src/records/store/record-store.js';
+import { encodeBase64 } from '../../src/records/store/attachments.js';
+import { generatePatientBundle } from '../fixtures/generator.js';
+import { NOW, codeOf, item, lab, newStore, patient } from './records-support.js';
+
+async function importInto(store: RecordStore, bundle: unknown) {
+  const parsed = await parseImport(JSON.stringify(bundle), { now: NOW, resolveReference: store.resolveReference });
+  return store.importResources(parsed.resources);
+}
+
+async function everything(store: RecordStore) {
+  const keys = store
+    .list()
+    .map((l) => l.key)
+    .sort();
+  return (await store.getMany(keys)).map((r) => ({ key: r.key, scope: r.scope, resource: r.resource }));
+}
+
+describe('export', () => {
+  it('gives back the same resources when an export is imported into a new vault (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: 15, max: 60 }), fc.boolean(), async (seed, resources, withAttachments) => {
+        const { bundle } = generatePatientBundle({ seed, resources, years: 3, attachmentEvery: withAttachments ? 2 : 0, attachmentBytes: 3000 });
+        const { store: a } = await newStore();
+        await importInto(a, bundle);
+        const exported = await exportBundle(a, { now: NOW });
+        expect(exported.type).toBe('collection');
+
+        const { store: b } = await newStore();
+        const result = await importInto(b, exported);
+        expect(Object.values(result.counts).every((c) => c.updated === 0 && c.unchanged === 0)).toBe(true);
+        expect(await everything(b)).toEqual(await everything(a));
+
+        // Into the vault it came from: nothing new.
+        const again = await importInto(a, exported);
+        expect(Object.values(again.counts).every((c) => c.added === 0 && c.updated === 0)).toBe(true);
+      }),
+      { numRuns: 4 },
+    );
+  });
+
+  it('exports only the scopes asked for, with attachment data back inline', async () => {
+    const { store } = await newStore();
+    const data = encodeBase64(new Uint8Array(5000).map((_, i) => i % 256));
+    const doc = item({ resourceType: 'DocumentReference', id: 'd1', status: 'current', content: [{ attachment: { contentType: 'application/pdf', data } }] }, 'notes', 'src-d1');
+    await store.importResources([patient(), lab('g1', 1, '2024-01-01'), doc]);
+    const notes = await exportBundle(store, { scopes: ['notes'] });
+    expect(notes.entry?.map((e) => e.resource?.id)).toEqual(['d1']);
+    expect(notes.entry?.[0]?.resource).toEqual(doc.resource);
+    const lean = await exportBundle(store, { scopes: ['notes'], inlineAttachments: false });
+    expect(JSON.stringify(lean)).not.toContain('"data"');
+    expect((await exportBundle(store)).entry).toHaveLength(3);
+  });
+
+  it('makes an IPS document that validates as R4, with required sections and resolvable references', async () => {
+    const { bundle } = generatePatientBundle({ seed: 7, resources: 200, years: 4 });
+    const { store } = await newStore();
+    await importInto(store, bundle);
+    const ips: Bundle = await exportIps(store, { now: NOW });
+    expect(ips.type).toBe('document');
+    expect(ips.identifier?.value).toMatch(/^urn:uuid:/);
+    const composition = ips.entry![0]!.resource as Composition;
+    expect(composition.resourceType).toBe('Composition');
+    expect(composition.type.coding?.[0]).toMatchObject({ system: 'http://loinc.org', code: '60591-5' });
+    const codes = composition.section!.map((s) => s.code?.coding?.[0]?.code);
+    expect(codes.slice(0, 3)).toEqual(['10160-0', '48765-2', '11450-4']);
+    for (const s of composition.section!) {
+      expect(s.text?.div).toMatch(/^<div xmlns="http:\/\/www.w3.org\/1999\/xhtml">/);
+      expect((s.entry?.length ?? 0) > 0 || s.emptyReason !== undefined).toBe(true);
+    }
+    // Every reference between entries is a urn:uuid fullUrl of an entry.
+    const fullUrls = new Set(ips.entry!.map((e) => e.fullUrl));
+    const refs = JSON.stringify(ips).match(/"reference":"urn:uuid:[^"]+"/g) ?? [];
+    expect(refs.length).toBeGreaterThan(0);
+    for (const r of refs) expect(fullUrls.has(r.slice('"reference":"'.length, -1))).toBe(true);
+    expect(fullUrls.has(composition.subject!.reference)).toBe(true);
+    // Sensitive scopes are left out by default.
+    const sensitiveIds = new Set(store.list({ scopes: ['mental-health', 'substance-use', 'reproductive', 'genomics'] }).map((l) => l.id));
+    expect(sensitiveIds.size).toBeGreaterThan(0);
+    expect(ips.entry!.some((e) => sensitiveIds.has(e.resource!.id!))).toBe(false);
+    // The project's own importer (full R4 validation, bundle integrity) accepts it.
+    const parsed = await parseImport(JSON.stringify(ips), { now: NOW });
+    expect(parsed.problems).toEqual([]);
+    expect(parsed.resources).toHaveLength(ips.entry!.length);
+  });
+
+  it('states empty required IPS sections with an emptyReason', async () => {
+    const { store } = await newStore();
+    await store.importResources([patient()]);
+    const ips = await exportIps(store, { now: NOW });
+    const composition = ips.entry![0]!.resource as Composition;
+    expect(composition.section).toHaveLength(3);
+    for (const s of composition.section!) expect(s.emptyReason?.coding?.[0]).toMatchObject({ code: 'unavailable' });
+    expect((await parseImport(JSON.stringify(ips), { now: NOW })).problems).toEqual([]);
+  });
+
+  it('refuses an IPS without a Patient', async () => {
+    const { store } = await newStore();
+    await store.importResources([lab('g1', 1, '2024-01-01')]);
+    expect(await codeOf(exportIps(store))).toBe('NO_PATIENT');
+  });
+});
