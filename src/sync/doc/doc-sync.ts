@@ -98,6 +98,11 @@ export interface SyncOptions {
   readonly target: SyncTarget;
   /** Keep the stream open and exchange every later change both ways. @default false */
   readonly live?: boolean;
+  /**
+   * Apply changes the remote sends. False for a deposit at a relay: the relay may only receive, and
+   * changes it sends end the session (READ_ONLY). @default true
+   */
+  readonly accept?: boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -189,7 +194,7 @@ export class DocSync {
         target: options.target,
         remoteHeads: ready.heads,
         // What the remote may do to *our* copy: what we send is governed by what it granted us.
-        remoteMayWrite: true,
+        remoteMayWrite: options.accept ?? true,
         weMayWrite: ready.access === 'write',
         live: options.live ?? false,
         remotePeer: connection.remotePeer.toString(),
