@@ -31,9 +31,14 @@ export class HeaderProblem extends Error {
   }
 }
 
+/** The 32 bytes of an entry id: SHA-256 of the signed header (header bytes ‖ 64-byte signature). */
+export function entryDigestOf(header: Uint8Array, signature: Uint8Array): Digest {
+  return sha256(concatBytes(header, signature));
+}
+
 /** Entry id: SHA-256 of the signed header (header bytes ‖ 64-byte signature), base64url. */
 export function entryIdOf(header: Uint8Array, signature: Uint8Array): EntryId {
-  return toBase64Url(sha256(concatBytes(header, signature))) as EntryId;
+  return toBase64Url(entryDigestOf(header, signature)) as EntryId;
 }
 
 /** The bytes an entry signature covers: a domain-separation prefix, then the canonical header. */

@@ -432,3 +432,20 @@ describe('verify()', () => {
     await expect(verify([{ header: 'x', signature: new Uint8Array(64) } as never], { now: T0 })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
   });
 });
+
+describe('vaultOf()', () => {
+  it('picks the vault most entries name, so a damaged genesis does not take over the log', async () => {
+    const { writer, log, vault } = await newVault(phone);
+    await writer.append(phone, 'grant', grantBody(clinic.did), { ts: T0 + HOUR });
+    await writer.append(phone, 'grant', grantBody(lab.did), { ts: T0 + 2 * HOUR });
+    const { vaultOf: pick } = await import('./log-verifier.js');
+    const entries = log.entries();
+    const damaged = { ...entries[0]!, signature: new Uint8Array(64).fill(1) };
+    expect(pick(entries)).toBe(vault);
+    expect(pick([damaged, ...entries.slice(1)])).toBe(vault);
+    const verdict = await verify([damaged, ...entries.slice(1)], { now: T0 + DAY });
+    expect(codes(verdict)).toContain('BAD_SIGNATURE');
+    expect(codes(verdict)).toContain('NO_GENESIS');
+    expect(codes(verdict)).not.toContain('WRONG_VAULT');
+  });
+});

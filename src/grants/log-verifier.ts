@@ -11,7 +11,7 @@ import {
 } from '../crypto/index.js';
 import { PUBLIC_BODY_TYPES, decodeBody } from './bodies.js';
 import { MAX_BODY_BYTES, MAX_CLOCK_SKEW_MS, MAX_MEMBERS } from './constants.js';
-import { HeaderProblem, decodeHeader, entryIdOf, entrySigningMessage } from './entry.js';
+import { HeaderProblem, decodeHeader, entryDigestOf, entryIdOf, entrySigningMessage } from './entry.js';
 import { GrantsError, type Problem, type ProblemCode } from './errors.js';
 import { MerkleTree } from './merkle.js';
 import type { ScopeName } from './scopes.js';
@@ -36,7 +36,7 @@ import type {
   UndelegateBody,
   VaultId,
 } from './types.js';
-import { Invalid, idBytes } from './validate.js';
+import { Invalid } from './validate.js';
 import type { EmergencyAccess, Entitlement, EntryStatus, Equivocation, LiveDelegation, LiveDevice, LiveGrant, Protection, Verdict } from './verdict.js';
 
 /** A role an identity can hold in a vault. */
@@ -90,6 +90,8 @@ interface Disabler {
 /** An entry that passed every check that needs nothing but itself, waiting for its parents. */
 interface Checked {
   readonly id: EntryId;
+  /** The id's 32 bytes (the Merkle leaf data). */
+  readonly digest: Uint8Array;
   readonly h: EntryHeader;
   readonly headerBytes: Uint8Array;
   readonly signature: Uint8Array;
@@ -391,7 +393,8 @@ export class LogVerifier {
       throw new GrantsError('INVALID_INPUT', 'an entry must have header and signature bytes');
     }
     if (entry.body !== undefined && !(entry.body instanceof Uint8Array)) throw new GrantsError('INVALID_INPUT', 'an entry body must be bytes');
-    const id = entryIdOf(entry.header, entry.signature);
+    const digest = entryDigestOf(entry.header, entry.signature);
+    const id = toBase64Url(digest) as EntryId;
     const node = this.nodes.get(id);
     if (!seenNow.has(id) && this.bodyRejected.has(id)) {
       // Refused only for its body last time: the body is not covered by the id, so a copy with a
@@ -404,7 +407,7 @@ export class LogVerifier {
       if (reportDuplicates) this.addFlag(id, problem('DUPLICATE_ENTRY', id, 'the entry appears more than once'));
       if (node !== undefined && node.bodyBytes === undefined && entry.body !== undefined) {
         const upgrade = this.checkBody(id, node.h, entry.body);
-        if (upgrade.problem === null) upgrades.push({ ...this.toChecked(id, node.h, entry, upgrade.body), missing: 0 });
+        if (upgrade.problem === null) upgrades.push({ ...this.toChecked(id, digest, node.h, entry, upgrade.body), missing: 0 });
         else rejectedNow.push(upgrade.problem);
       }
       seenNow.add(id);
@@ -435,13 +438,14 @@ export class LogVerifier {
       if (checkedBody.problem !== null) later ??= { problem: checkedBody.problem, bodyOnly: true };
       body = checkedBody.body;
     }
-    return { checked: this.toChecked(id, h, entry, body), later };
+    return { checked: this.toChecked(id, digest, h, entry, body), later };
   }
 
-  private toChecked(id: EntryId, h: EntryHeader, entry: SignedEntry, body: EntryBody | undefined): Checked {
+  private toChecked(id: EntryId, digest: Uint8Array, h: EntryHeader, entry: SignedEntry, body: EntryBody | undefined): Checked {
     const parentIds = h.prev === null ? [...h.deps] : [h.prev, ...h.deps];
     return {
       id,
+      digest,
       h,
       headerBytes: entry.header,
       signature: entry.signature,
@@ -555,7 +559,7 @@ export class LogVerifier {
     };
     this.nodes.set(node.id, node);
     this.order.push(node);
-    this.tree.append(idBytes(node.id));
+    this.tree.append(c.digest);
     for (const p of parents) this.heads.delete(p);
     this.heads.add(node);
 
@@ -1463,9 +1467,12 @@ export class LogVerifier {
   }
 }
 
-/** Picks the vault of an unlabelled list of entries: its genesis, or (if several or none) the most named. */
+/**
+ * Picks the vault of an unlabelled list of entries: the id that the most entries name (a genesis
+ * names its own id), ties to the smaller id, so the choice never depends on input order and one
+ * damaged or foreign genesis cannot take over a log whose entries all name another vault.
+ */
 export function vaultOf(entries: readonly SignedEntry[]): VaultId | null {
-  const geneses: EntryId[] = [];
   const named = new Map<string, number>();
   for (const e of entries) {
     if (!(e?.header instanceof Uint8Array) || !(e.signature instanceof Uint8Array)) continue;
@@ -1475,14 +1482,10 @@ export function vaultOf(entries: readonly SignedEntry[]): VaultId | null {
     } catch {
       continue;
     }
-    if (h.type === 'genesis') geneses.push(entryIdOf(e.header, e.signature));
-    else if (h.vault !== null) named.set(h.vault, (named.get(h.vault) ?? 0) + 1);
+    const vault = h.type === 'genesis' ? entryIdOf(e.header, e.signature) : h.vault;
+    if (vault !== null) named.set(vault, (named.get(vault) ?? 0) + 1);
   }
-  const unique = [...new Set(geneses)];
-  if (unique.length === 1) return unique[0]! as string as VaultId;
-  const candidates = unique.length > 1 ? unique.map((g) => [g, named.get(g) ?? 0] as const) : [...named.entries()];
-  // Most named wins; ties go to the smaller id, so the choice never depends on input order.
-  candidates.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  const candidates = [...named.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
   return (candidates[0]?.[0] ?? null) as VaultId | null;
 }
 
