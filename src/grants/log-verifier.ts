@@ -783,7 +783,7 @@ export class LogVerifier {
       if (only !== undefined && !only(x)) continue;
       if (!this.inPast(x.node, e)) continue;
       if (!(mode === 'past' ? x.node.authPast : x.node.liveAuth)) continue;
-      if (x.expires !== null && e.h.ts > x.expires) continue;
+      if (x.expires !== null && e.h.ts >= x.expires) continue; // a delegation holds for ts < expires, as at now
       if (this.disabledFor(x, e, mode)) continue;
       if (best === null || this.better(x, best)) best = x;
     }
