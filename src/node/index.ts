@@ -5,7 +5,7 @@
  */
 export { NodeError, type NodeErrorCode } from './errors.js';
 export { GrantLogReplica, type EntriesAdded } from './log-replica.js';
-export { INDEX_KEY_EPOCH, sealScopeKeys, openScopeKeys, type RecordsPort, type ScopeKeyExport } from './records-port.js';
+export { INDEX_KEY_EPOCH, sealScopeKeys, openScopeKeys, prefixedStore, type RecordsPort, type ScopeKeyExport, type SealedStore } from './records-port.js';
 export { ScopeTarget } from './scope-target.js';
 export {
   VaultNode,

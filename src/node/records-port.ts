@@ -56,3 +56,20 @@ export async function openScopeKeys(identity: Identity, vault: VaultId, sealed: 
   }
   return [...byScope.values()].filter((e) => e.indexKey.length === 32);
 }
+
+/** A sealed store as the engine and the records store use it (src/store's Vault has this shape). */
+export interface SealedStore {
+  getSealed(key: string): Promise<Uint8Array | undefined>;
+  batchSealed(operations: readonly ({ type: 'put'; key: string; value: Uint8Array } | { type: 'delete'; key: string })[]): Promise<void>;
+}
+
+/**
+ * The part of a device's sealed store under `prefix`, so several records stores (the device's own
+ * vault, each vault shared with it) live side by side in one src/store Vault.
+ */
+export function prefixedStore(store: SealedStore, prefix: string): SealedStore {
+  return {
+    getSealed: (key) => store.getSealed(`${prefix}${key}`),
+    batchSealed: (operations) => store.batchSealed(operations.map((op) => ({ ...op, key: `${prefix}${op.key}` }))),
+  };
+}

@@ -43,7 +43,7 @@ import {
 } from '../sync/index.js';
 import { NodeError } from './errors.js';
 import { GrantLogReplica } from './log-replica.js';
-import { INDEX_KEY_EPOCH, openScopeKeys, sealScopeKeys, type RecordsPort } from './records-port.js';
+import { INDEX_KEY_EPOCH, openScopeKeys, sealScopeKeys, type RecordsPort, type ScopeKeyExport } from './records-port.js';
 import { ScopeTarget } from './scope-target.js';
 
 /** What the engine keeps at rest: src/store's Vault (sealed records) has this shape. */
@@ -66,7 +66,7 @@ export interface VaultNodeInit {
    * Opens the records store of a vault: this device's own (`own`: it holds every scope's keys), or
    * one shared with it (`shared`: it holds only the keys its grants carry).
    */
-  readonly openRecords: (vault: VaultId, role: 'own' | 'shared') => Promise<RecordsPort>;
+  readonly openRecords: (vault: VaultId, role: 'own' | 'shared', seed?: readonly ScopeKeyExport[]) => Promise<RecordsPort>;
   /** The ban list the libp2p node's gater reads. @default a new one */
   readonly bans?: PeerBans;
   /** @default Date.now */
@@ -138,7 +138,7 @@ export class VaultNode extends EventTarget {
   readonly identity: Identity;
   readonly libp2p: SyncLibp2p;
   private readonly store: EngineStore;
-  private readonly openRecords: (vault: VaultId, role: 'own' | 'shared') => Promise<RecordsPort>;
+  private readonly openRecords: VaultNodeInit['openRecords'];
   private readonly now: () => number;
   private readonly bans: PeerBans;
   private readonly replica: GrantLogReplica;
@@ -619,9 +619,11 @@ export class VaultNode extends EventTarget {
     await this.store.putSealed(`${SHARED}${shared.vault}`, encodeCanonical({ ...shared }));
   }
 
-  /** Opens the scope keys sealed to this device in its grants and rekeys, into the records store. */
+  /**
+   * Opens the scope keys sealed to this device in its grants and rekeys, and gives them to the
+   * shared vault's records store (seeding it when it is first opened).
+   */
   private async importKeys(vault: VaultId, log: LogVerifier): Promise<void> {
-    const records = await this.recordsOf(vault);
     const known = this.indexKeys.get(vault) ?? new Map<ScopeName, Uint8Array>();
     this.indexKeys.set(vault, known);
     const sealed = [];
@@ -642,7 +644,14 @@ export class VaultNode extends EventTarget {
     }
     // Index keys first, so rekeys (which carry none) can be grouped with them.
     for (const box of await openScopeKeys(this.identity, vault, sealed.filter((k) => k.epoch === INDEX_KEY_EPOCH), known)) known.set(box.scope, box.indexKey);
-    for (const exported of await openScopeKeys(this.identity, vault, sealed, known)) await records.importScopeKeys(exported);
+    const exported = await openScopeKeys(this.identity, vault, sealed, known);
+    if (exported.length === 0) return;
+    if (!this.records.has(vault)) {
+      this.records.set(vault, this.openRecords(vault, 'shared', exported));
+      return;
+    }
+    const records = await this.recordsOf(vault);
+    for (const keys of exported) await records.importScopeKeys(keys);
   }
 
   private authorize(remote: Did, vault: string, doc: string): AccessMode | false {

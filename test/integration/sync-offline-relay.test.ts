@@ -3,7 +3,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryStorage } from '../../src/store/index.js';
 import { startRelay, type PendingRequest, type Relay } from '../../src/sync/index.js';
-import { startDevice, type Device, type SealedScopes } from './sync-helpers.js';
+import { startDevice, type Device, put, read } from './sync-helpers.js';
 
 const MARKER = 'synthetic-marker-7f3a9c';
 const lab = (n: number) => ({ resourceType: 'Observation', id: `lab-${n}`, status: 'final', code: { text: MARKER }, valueQuantity: { value: n } });
@@ -24,9 +24,9 @@ describe('offline delivery through the relay, real engines and a real relay over
     let patient = await startDevice();
     devices.push(patient);
     const vault = await patient.node.createVault(null);
-    const records = (await patient.node.ownRecords()) as SealedScopes;
+    const records = await patient.node.ownRecords();
     await patient.node.editRecords(['labs'], async () => {
-      for (let i = 0; i < 3; i++) await records.put('labs', `Observation/lab-${i}`, lab(i));
+      for (let i = 0; i < 3; i++) await put(records, 'labs', `Observation/lab-${i}`, lab(i));
     });
     patient.node.addEventListener('request', (e) => void patient.node.approve((e as CustomEvent<PendingRequest>).detail.id));
     let provider = await startDevice();
@@ -36,21 +36,21 @@ describe('offline delivery through the relay, real engines and a real relay over
 
     // The provider goes offline; the patient adds a lab and leaves it at the relay, then goes offline too.
     await provider.stop();
-    await patient.node.editRecords(['labs'], () => records.put('labs', 'Observation/lab-3', lab(3)));
+    await patient.node.editRecords(['labs'], () => put(records, 'labs', 'Observation/lab-3', lab(3)));
     expect(await patient.node.deposit(relayAddr)).toBe(2);
     await patient.stop();
 
     // The provider comes back and collects.
-    provider = await startDevice({ identity: provider.identity, storage: provider.storage, records: provider.records });
+    provider = await startDevice({ identity: provider.identity, storage: provider.storage });
     devices.push(provider);
     const collected = await provider.node.collect(relayAddr);
     expect(collected).toEqual([{ vault, scopes: ['labs'], entries: expect.any(Number) as number }]);
-    const view = await ((await provider.node.sharedRecords(vault)) as SealedScopes).read('labs');
+    const view = await read(await provider.node.sharedRecords(vault), 'labs');
     expect(view.resources.map((r) => (r as { id: string }).id).sort()).toEqual(['lab-0', 'lab-1', 'lab-2', 'lab-3']);
     await provider.stop();
 
     // The patient comes back and finds the provider's receipt at the relay.
-    patient = await startDevice({ identity: patient.identity, storage: patient.storage, records: patient.records });
+    patient = await startDevice({ identity: patient.identity, storage: patient.storage });
     devices.push(patient);
     await patient.node.collect(relayAddr);
     const trail = patient.node.accessTrail();

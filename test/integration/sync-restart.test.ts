@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { entryIdOf } from '../../src/grants/index.js';
 import type { PendingRequest } from '../../src/sync/index.js';
-import { startDevice, type Device, type SealedScopes } from './sync-helpers.js';
+import { startDevice, type Device, put, read } from './sync-helpers.js';
 
-const lab = (n: number) => ({ resourceType: 'Observation', id: `lab-${n}`, status: 'final', code: { text: 'synthetic' }, valueString: 'x'.repeat(1500) });
+const lab = (n: number) => ({ resourceType: 'Observation', id: `lab-${n}`, status: 'final', code: { text: 'synthetic' }, valueString: `${n} ${'x'.repeat(1500)}` });
 
 describe('restarts: state persists and sync resumes with nothing lost or duplicated', () => {
   const devices: Device[] = [];
@@ -15,9 +15,9 @@ describe('restarts: state persists and sync resumes with nothing lost or duplica
     let patient = await startDevice();
     devices.push(patient);
     const vault = await patient.node.createVault(null);
-    const records = (await patient.node.ownRecords()) as SealedScopes;
+    const records = await patient.node.ownRecords();
     await patient.node.editRecords(['labs'], async () => {
-      for (let i = 0; i < 50; i++) await records.put('labs', `Observation/lab-${i}`, lab(i));
+      for (let i = 0; i < 50; i++) await put(records, 'labs', `Observation/lab-${i}`, lab(i));
     });
     patient.node.addEventListener('request', (e) => void patient.node.approve((e as CustomEvent<PendingRequest>).detail.id));
     let provider = await startDevice();
@@ -27,17 +27,17 @@ describe('restarts: state persists and sync resumes with nothing lost or duplica
 
     // The patient writes while the provider's live session runs; the provider dies mid-stream.
     const writing = patient.node.editRecords(['labs'], async () => {
-      for (let i = 50; i < 80; i++) await records.put('labs', `Observation/lab-${i}`, lab(i));
+      for (let i = 50; i < 80; i++) await put(records, 'labs', `Observation/lab-${i}`, lab(i));
     });
     await provider.libp2p.stop();
     await writing;
 
     // Restart the provider on its own storage and records.
-    provider = await startDevice({ identity: provider.identity, storage: provider.storage, records: provider.records });
+    provider = await startDevice({ identity: provider.identity, storage: provider.storage });
     devices.push(provider);
     expect(provider.node.sharedVaults().map((s) => s.vault)).toEqual([vault]);
     await provider.node.pull(vault);
-    let view = await ((await provider.node.sharedRecords(vault)) as SealedScopes).read('labs');
+    let view = await read(await provider.node.sharedRecords(vault), 'labs');
     expect(view.resources).toHaveLength(80);
     expect(new Set(view.resources.map((r) => (r as { id: string }).id)).size).toBe(80);
 
@@ -45,14 +45,14 @@ describe('restarts: state persists and sync resumes with nothing lost or duplica
     const address = patient.address();
     const receiptsBefore = patient.node.accessTrail().length;
     await patient.stop();
-    patient = await startDevice({ identity: patient.identity, storage: patient.storage, records: patient.records, listen: address.split('/p2p/')[0]! });
+    patient = await startDevice({ identity: patient.identity, storage: patient.storage, listen: address.split('/p2p/')[0]! });
     devices.push(patient);
     expect(patient.node.vault).toBe(vault);
     expect(patient.node.liveGrants()).toHaveLength(1);
     expect(patient.node.accessTrail()).toHaveLength(receiptsBefore);
-    await patient.node.editRecords(['labs'], () => ((patient.records.get(vault) as SealedScopes).put('labs', 'Observation/lab-80', lab(80))));
+    await patient.node.editRecords(['labs'], async () => put(await patient.node.ownRecords(), 'labs', 'Observation/lab-80', lab(80)));
     await provider.node.pull(vault);
-    view = await ((await provider.node.sharedRecords(vault)) as SealedScopes).read('labs');
+    view = await read(await provider.node.sharedRecords(vault), 'labs');
     expect(view.resources).toHaveLength(81);
 
     // Both copies of the log hold each entry once, and the patient has every receipt.

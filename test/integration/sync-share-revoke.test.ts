@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ScopeName, VaultId } from '../../src/grants/index.js';
 import { COPIED_DATA_NOTICE } from '../../src/node/index.js';
 import { DocumentHandle, type PendingRequest } from '../../src/sync/index.js';
-import { startDevice, type Device, type SealedScopes } from './sync-helpers.js';
+import { startDevice, type Device, put, read } from './sync-helpers.js';
 
 const lab = (n: number) => ({ resourceType: 'Observation', id: `lab-${n}`, status: 'final', code: { text: 'synthetic test' }, valueQuantity: { value: n, unit: 'mmol/L' } });
 
@@ -17,12 +17,12 @@ describe('share and revoke between a patient and a provider, real engines over r
     const provider = await startDevice();
     devices.push(patient, provider);
     const vault = await patient.node.createVault('synthetic patient');
-    const records = (await patient.node.ownRecords()) as SealedScopes;
+    const records = await patient.node.ownRecords();
     await patient.node.editRecords(['summary', 'labs', 'mental-health'], async () => {
-      await records.put('summary', 'Patient/p', { resourceType: 'Patient', id: 'p' });
-      await records.put('summary', 'AllergyIntolerance/a', { resourceType: 'AllergyIntolerance', id: 'a' });
-      for (let i = 0; i < 5; i++) await records.put('labs', `Observation/lab-${i}`, lab(i));
-      await records.put('mental-health', 'Condition/c', { resourceType: 'Condition', id: 'c' });
+      await put(records, 'summary', 'Patient/p', { resourceType: 'Patient', id: 'p' });
+      await put(records, 'summary', 'AllergyIntolerance/a', { resourceType: 'AllergyIntolerance', id: 'a' });
+      for (let i = 0; i < 5; i++) await put(records, 'labs', `Observation/lab-${i}`, lab(i));
+      await put(records, 'mental-health', 'Condition/c', { resourceType: 'Condition', id: 'c' });
     });
     return { patient, provider, vault, records };
   }
@@ -37,7 +37,7 @@ describe('share and revoke between a patient and a provider, real engines over r
   }
 
   async function providerView(provider: Device, vault: VaultId, scope: ScopeName) {
-    return ((await provider.node.sharedRecords(vault)) as SealedScopes).read(scope);
+    return read(await provider.node.sharedRecords(vault), scope);
   }
 
   it('invites, approves, shares summary and labs only, delivers a later lab, and keeps receipts', async () => {
@@ -46,13 +46,13 @@ describe('share and revoke between a patient and a provider, real engines over r
     expect(first.scopes).toEqual(['labs', 'summary']);
     expect((await providerView(provider, vault, 'labs')).resources).toHaveLength(5);
     expect((await providerView(provider, vault, 'summary')).resources).toHaveLength(2);
-    await expect(provider.node.sharedRecords(vault).then((r) => (r as SealedScopes).read('mental-health'))).resolves.toEqual({ resources: [], unreadable: 0 });
+    await expect(provider.node.sharedRecords(vault).then((r) => read(r, 'mental-health'))).resolves.toEqual({ resources: [], unreadable: 0 });
     // The provider's copy of the log verifies and names only its own grant.
     const copy = provider.node.log(vault)!;
     expect(copy.problems(Date.now())).toEqual([]);
     expect(copy.verdict(Date.now()).grants.map((g) => g.grantee)).toEqual([provider.identity.did]);
 
-    await patient.node.editRecords(['labs'], () => records.put('labs', 'Observation/lab-5', lab(5)));
+    await patient.node.editRecords(['labs'], () => put(records, 'labs', 'Observation/lab-5', lab(5)));
     const second = await provider.node.pull(vault);
     expect(second.scopes).toEqual(['labs', 'summary']);
     expect((await providerView(provider, vault, 'labs')).resources).toHaveLength(6);
@@ -73,7 +73,7 @@ describe('share and revoke between a patient and a provider, real engines over r
     expect(result.rotated.every((r) => r.epoch === 1)).toBe(true);
     expect(patient.node.liveGrants()).toEqual([]);
 
-    await patient.node.editRecords(['labs'], () => records.put('labs', 'Observation/lab-after', lab(99)));
+    await patient.node.editRecords(['labs'], () => put(records, 'labs', 'Observation/lab-after', lab(99)));
     const after = await provider.node.pull(vault);
     expect(after.scopes).toEqual([]);
     expect(provider.node.log(vault)!.verdict(Date.now()).grants).toEqual([]);
@@ -81,9 +81,9 @@ describe('share and revoke between a patient and a provider, real engines over r
     await expect(provider.node.docs.sync(patient.libp2p.getMultiaddrs(), { vault, doc: 'labs', target: new DocumentHandle() })).rejects.toMatchObject({ code: 'NOT_AUTHORIZED' });
     // Even holding the newest document (say, copied from a relay), the provider cannot open the new lab.
     const leaked = await records.scopeDoc('labs');
-    const providerRecords = (await provider.node.sharedRecords(vault)) as SealedScopes;
+    const providerRecords = await provider.node.sharedRecords(vault);
     await providerRecords.applyScopeDoc('labs', leaked);
-    const view = await providerRecords.read('labs');
+    const view = await read(providerRecords, 'labs');
     expect(view.resources).toHaveLength(5);
     expect(view.unreadable).toBe(1);
   });

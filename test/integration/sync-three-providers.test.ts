@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ScopeName } from '../../src/grants/index.js';
 import type { PendingRequest } from '../../src/sync/index.js';
-import { startDevice, type Device, type SealedScopes } from './sync-helpers.js';
+import { startDevice, type Device, put, read } from './sync-helpers.js';
 
 describe('three providers with different scopes, real engines over real libp2p', () => {
   const devices: Device[] = [];
@@ -13,10 +13,10 @@ describe('three providers with different scopes, real engines over real libp2p',
     const patient = await startDevice();
     devices.push(patient);
     const vault = await patient.node.createVault(null);
-    const records = (await patient.node.ownRecords()) as SealedScopes;
+    const records = await patient.node.ownRecords();
     const scopes: ScopeName[] = ['summary', 'labs', 'notes', 'imaging'];
     await patient.node.editRecords(scopes, async () => {
-      for (const scope of scopes) for (let i = 0; i < 3; i++) await records.put(scope, `${scope}/${i}`, { resourceType: 'Basic', id: `${scope}-${i}` });
+      for (const scope of scopes) for (let i = 0; i < 3; i++) await put(records, scope, `Basic/${scope}-${i}`, { code: { text: `${scope} ${i}` } });
     });
     patient.node.addEventListener('request', (e) => void patient.node.approve((e as CustomEvent<PendingRequest>).detail.id));
 
@@ -36,9 +36,9 @@ describe('three providers with different scopes, real engines over real libp2p',
     // A second pull brings each provider the headers of what happened since (the other grants).
     for (const provider of providers) await provider.node.pull(vault);
     for (const [i, provider] of providers.entries()) {
-      const mine = (await provider.node.sharedRecords(vault)) as SealedScopes;
+      const mine = await provider.node.sharedRecords(vault);
       for (const scope of scopes) {
-        const view = await mine.read(scope);
+        const view = await read(mine, scope);
         const expected = asks[i]!.scopes.includes(scope) ? 3 : 0;
         expect({ provider: i, scope, count: view.resources.length }).toEqual({ provider: i, scope, count: expected });
       }
