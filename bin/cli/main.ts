@@ -10,6 +10,9 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
   relay: { summary: 'run the relay: circuit relay + store-and-forward mailbox', load: () => import('./commands/relay.js') },
   'log generate': { summary: 'write a synthetic, signed grant log export file', load: () => import('./commands/log-generate.js') },
   verify: { summary: 'verify a grant log export file', load: () => import('./commands/verify.js') },
+  import: { summary: 'import FHIR R4 files and SMART Health Cards into a vault', load: () => import('./commands/import.js') },
+  export: { summary: 'export records as a FHIR Bundle or an International Patient Summary', load: () => import('./commands/export.js') },
+  records: { summary: "list a vault's records, newest first", load: () => import('./commands/records.js') },
 };
 
 const USAGE = () => `pvault — Patient Vault command line

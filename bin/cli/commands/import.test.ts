@@ -1,0 +1,159 @@
+import { spawn } from 'node:child_process';
+import { copyFile, readFile, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { generatePatientBundle } from '../../../test/fixtures/generator.js';
+import { PASS, dumpVault, initVault, pvault, tempRoot } from './records-cli.test-support.js';
+
+const SHC = join(import.meta.dirname, '../../../test/fixtures/samples/shc');
+const R4 = join(import.meta.dirname, '../../../test/fixtures/samples/r4');
+
+let root: string;
+let cleanup: () => Promise<void>;
+let bundleFile: string;
+beforeAll(async () => {
+  ({ root, cleanup } = await tempRoot('pv-import-'));
+  bundleFile = join(root, 'patient.json');
+  await writeFile(bundleFile, JSON.stringify(generatePatientBundle({ seed: 3, resources: 120, years: 3 }).bundle));
+});
+afterAll(() => cleanup());
+afterEach(() => vi.unstubAllEnvs());
+
+describe('pvault import', () => {
+  it('imports a Bundle, prints per-scope counts, and does not duplicate it on a second run', async () => {
+    const dir = await initVault(root);
+    const first = await pvault('import', bundleFile, '--vault', dir);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^imported \d+ resources from 1 file: \d+ added, 0 updated, 0 unchanged/);
+    expect(first.stdout).toMatch(/\n {2}labs +\d+ added, 0 updated, 0 unchanged/);
+    expect(first.stdout).toMatch(/\n {2}summary +\d+ added/);
+    const second = await pvault('import', bundleFile, '--vault', dir);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toMatch(/: 0 added, 0 updated, \d+ unchanged/);
+  });
+
+  it('imports health cards and says which ones it could verify', async () => {
+    const dir = await initVault(root);
+    const card = join(SHC, 'example-00-e-file.smart-health-card');
+    const r = await pvault('import', card, join(SHC, 'example-01-d-jws.txt'), '--vault', dir, '--trust', join(SHC, 'issuer-jwks.json'));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('health cards:');
+    expect(r.stdout).toMatch(/card 1 in example-00-e-file\.smart-health-card: issuer https:\/\/\S+ — verified/);
+    expect(r.stdout).toMatch(/card 2 in example-01-d-jws\.txt: issuer \S+ — verified/);
+    const listed = await pvault('records', '--vault', dir, '--json');
+    const lines = JSON.parse(listed.stdout) as { type: string; verified?: boolean }[];
+    expect(lines.some((l) => l.type === 'Immunization' && l.verified === true)).toBe(true);
+  });
+
+  it('refuses a card from an untrusted issuer unless told to import it unverified', async () => {
+    const dir = await initVault(root);
+    const card = join(SHC, 'example-00-e-file.smart-health-card');
+    const before = await dumpVault(dir);
+    const refused = await pvault('import', card, '--vault', dir);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('SHC_UNTRUSTED_ISSUER');
+    expect(refused.stderr).toContain('Nothing was imported');
+    expect(await dumpVault(dir)).toEqual(before);
+    const allowed = await pvault('import', card, '--vault', dir, '--allow-unverified');
+    expect(allowed.code).toBe(0);
+    expect(allowed.stdout).toMatch(/— NOT verified/);
+  });
+
+  it('imports nothing at all when one of several files is bad, and says where', async () => {
+    const dir = await initVault(root);
+    await pvault('import', join(R4, 'patient-example.json'), '--vault', dir);
+    const before = await dumpVault(dir);
+    const broken = join(root, 'broken.json');
+    await writeFile(broken, '{"resourceType": "Observation", "status": ');
+    const r = await pvault('import', bundleFile, broken, '--vault', dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('broken.json');
+    expect(r.stderr).toMatch(/\[MALFORMED_JSON\]/);
+    expect(await dumpVault(dir)).toEqual(before);
+  });
+
+  it('names the entry and the rule an invalid resource breaks, and imports nothing', async () => {
+    const dir = await initVault(root);
+    const before = await dumpVault(dir);
+    const bad = join(root, 'bad-date.json');
+    const bundle = JSON.parse(await readFile(bundleFile, 'utf8')) as { entry: { resource: Record<string, unknown> }[] };
+    const obs = bundle.entry.find((e) => e.resource.resourceType === 'Observation')!;
+    obs.resource.effectiveDateTime = '2020-13-45';
+    await writeFile(bad, JSON.stringify(bundle));
+    const r = await pvault('import', bad, '--vault', dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\[INVALID_RESOURCE\]/);
+    expect(r.stderr).toMatch(/entry\[\d+\]/);
+    expect(r.stderr).not.toContain('2020-13-45');
+    expect(await dumpVault(dir)).toEqual(before);
+
+    const partial = await pvault('import', bad, '--vault', dir, '--partial');
+    expect(partial.code).toBe(1);
+    expect(partial.stdout).toMatch(/^imported \d+ resources/);
+    expect(partial.stderr).toMatch(/problems? not imported \(--partial\)/);
+    expect(await dumpVault(dir)).not.toEqual(before);
+  });
+
+  it('refuses an oversized file before reading it', async () => {
+    const dir = await initVault(root);
+    const big = join(root, 'big.json');
+    await writeFile(big, '');
+    await truncate(big, 64 * 1024 * 1024 + 1); // sparse: no 64 MB written
+    const r = await pvault('import', big, '--vault', dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\[FILE_TOO_LARGE\]/);
+  });
+
+  it('reports a wrong passphrase, a missing vault, a missing file and a bad trust file as bad input', async () => {
+    const dir = await initVault(root);
+    vi.stubEnv('PVAULT_PASSPHRASE', 'not the passphrase');
+    expect((await pvault('import', bundleFile, '--vault', dir)).stderr).toMatch(/\[WRONG_PASSPHRASE\]/);
+    vi.stubEnv('PVAULT_PASSPHRASE', PASS);
+    const missing = await pvault('import', bundleFile, '--vault', join(root, 'nope'));
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/\[NOT_A_VAULT\]/);
+    const noFile = await pvault('import', join(root, 'absent.json'), '--vault', dir);
+    expect(noFile.code).toBe(1);
+    expect(noFile.stderr).toMatch(/\[FILE_UNREADABLE\]/);
+    const notJwks = join(root, 'trust.txt');
+    await writeFile(notJwks, 'hello');
+    const badTrust = await pvault('import', bundleFile, '--vault', dir, '--trust', notJwks);
+    expect(badTrust.code).toBe(1);
+    expect(badTrust.stderr).toMatch(/\[SHC_BAD_JWKS\]/);
+  });
+
+  it('is a usage error without files, without --vault, or with an unknown flag', async () => {
+    expect((await pvault('import', '--vault', join(root, 'x'))).code).toBe(2);
+    expect((await pvault('import', bundleFile)).code).toBe(2);
+    expect((await pvault('import', bundleFile, '--vault', join(root, 'x'), '--bogus')).code).toBe(2);
+    const help = await pvault('import', '--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: pvault import FILE… --vault DIR [--trust JWKS_FILE]… [--partial]');
+  });
+
+  it('works as a real process: node bin/pvault.js import, then records --json', async () => {
+    const dir = await initVault(root);
+    const file = join(root, 'obs.json');
+    await copyFile(join(R4, 'observation-example-f001-glucose.json'), file);
+    const run = (...args: string[]) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolvePromise) => {
+        const child = spawn(process.execPath, [join(import.meta.dirname, '../../pvault.js'), ...args], { env: { ...process.env, PVAULT_PASSPHRASE: PASS } });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+      });
+    const imported = await run('import', file, '--vault', dir);
+    expect(imported.stderr).toBe('');
+    expect(imported.code).toBe(0);
+    expect(imported.stdout).toContain('imported 1 resource from 1 file: 1 added');
+    const listed = await run('records', '--vault', dir, '--json');
+    expect(listed.code).toBe(0);
+    expect((JSON.parse(listed.stdout) as { type: string; scope: string }[]).map((l) => [l.type, l.scope])).toEqual([['Observation', 'labs']]);
+    const usage = await run('import');
+    expect(usage.code).toBe(2);
+  }, 60_000);
+});

@@ -1,0 +1,200 @@
+import { readFile, stat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import {
+  MAX_IMPORT_BYTES,
+  RecordsError,
+  TrustedIssuers,
+  parseImport,
+  type CardReport,
+  type ImportProblem,
+  type ImportedResource,
+} from '../../../src/records/index.js';
+import { parseCommandArgs } from '../args.js';
+import { EXIT_BAD_INPUT, EXIT_OK, UsageError, type Command, type CommandIo } from '../io.js';
+import { PASSPHRASE_ENV } from '../passphrase.js';
+import { openRecords, reportError, vaultDir } from './records-vault.js';
+
+const HELP = `Usage: pvault import FILE… --vault DIR [--trust JWKS_FILE]… [--partial] [--allow-unverified]
+
+Imports health records into the vault: FHIR R4 JSON (one resource, or a Bundle of type collection,
+document, transaction, batch or searchset), SMART Health Cards (.smart-health-card files, a raw JWS,
+shc:/ QR text, also chunked) and PNG/JPEG images of a health card QR code.
+
+Every file is read and validated first. By default the import is all or nothing: if any file or
+entry is bad, nothing is imported and every problem is listed (entry and rule). The same record
+imported again is not duplicated; a changed one becomes a new version.
+
+Options:
+  --vault DIR            the vault (required; create it with 'pvault init')
+  --trust JWKS_FILE      trust the health-card issuer keys in this JWKS file (repeatable); a
+                         file with an "iss" member trusts its keys for that issuer only
+  --partial              import the valid part and report the rest
+  --allow-unverified     import health cards whose issuer is not trusted, marked unverified
+  -h, --help             show this help
+
+Prints how many records each scope gained, and the verification status of each health card.
+The passphrase comes from ${PASSPHRASE_ENV}, else it is asked on the terminal without echo.
+Exit codes: 0 imported, 1 bad input or data (nothing imported, or with --partial: part of it),
+2 wrong usage.
+`;
+
+interface FileResult {
+  file: string;
+  resources: ImportedResource[];
+  problems: ImportProblem[];
+  cards: CardReport[];
+}
+
+/** `pvault import FILE… --vault DIR`: validates every file, then stores all resources in one write. */
+export const run: Command = async (argv, io) => {
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    {
+      vault: { type: 'string' },
+      trust: { type: 'string', multiple: true },
+      partial: { type: 'boolean' },
+      'allow-unverified': { type: 'boolean' },
+    },
+    true,
+  );
+  if (values.help === true) {
+    io.stdout(HELP);
+    return EXIT_OK;
+  }
+  const dir = vaultDir(values.vault);
+  if (positionals.length === 0) throw new UsageError('give at least one FILE to import');
+  const partial = values.partial === true;
+  const now = new Date();
+
+  let trust: TrustedIssuers | undefined;
+  for (const file of values.trust ?? []) {
+    trust ??= new TrustedIssuers();
+    try {
+      trust.addTrustFile(JSON.parse(await readFile(resolve(file), 'utf8')) as unknown);
+    } catch (error) {
+      if (error instanceof SyntaxError) return fail(io, `${file}: not JSON (a JWKS file is expected) [SHC_BAD_JWKS]`);
+      if (isFileError(error)) return fail(io, `${file}: cannot read the trust file (${error.code}) [FILE_UNREADABLE]`);
+      return reportError(io, 'import', file, error);
+    }
+  }
+
+  let records;
+  try {
+    records = await openRecords(dir);
+  } catch (error) {
+    return reportError(io, 'import', dir, error);
+  }
+  try {
+    const progress = progressBar();
+    // 1. Read and validate every file; nothing is written yet.
+    const results: FileResult[] = [];
+    for (const [i, file] of positionals.entries()) {
+      const label = positionals.length > 1 ? `${basename(file)} (${i + 1}/${positionals.length})` : basename(file);
+      let bytes: Uint8Array;
+      try {
+        const info = await stat(file);
+        if (!info.isFile()) return fail(io, `${file}: not a file [FILE_UNREADABLE]`);
+        if (info.size > MAX_IMPORT_BYTES) return fail(io, `${file}: ${info.size} bytes, over the ${MAX_IMPORT_BYTES}-byte limit; nothing was imported [FILE_TOO_LARGE]`);
+        bytes = new Uint8Array(await readFile(file));
+      } catch (error) {
+        if (isFileError(error)) return fail(io, `${file}: cannot read it (${error.code}); nothing was imported [FILE_UNREADABLE]`);
+        throw error;
+      }
+      try {
+        const parsed = await parseImport(bytes, {
+          fileName: basename(file),
+          now,
+          partial,
+          ...(trust ? { trust } : {}),
+          ...(values['allow-unverified'] === true ? { allowUnverified: true } : {}),
+          resolveReference: records.store.resolveReference,
+          onProgress: (done, total) => progress?.(`validating ${label}`, done, total),
+        });
+        results.push({ file, ...parsed });
+      } catch (error) {
+        progress?.('', 0, 0);
+        if (partial && error instanceof RecordsError) {
+          // The file as a whole is unusable (e.g. not JSON); the other files still count.
+          results.push({ file, resources: [], cards: [], problems: [{ entry: 'file', rule: error.code, message: error.message }, ...error.problems] });
+          continue;
+        }
+        if (error instanceof RecordsError) {
+          io.stderr(`pvault import: ${file}: ${error.message} [${error.code}]`);
+          printProblems(io, error.problems);
+          io.stderr('Nothing was imported. Fix the file, or use --partial to import the valid part.');
+          return EXIT_BAD_INPUT;
+        }
+        throw error;
+      }
+    }
+
+    // 2. Store everything in one atomic write.
+    const all = results.flatMap((r) => r.resources);
+    const result = await records.store.importResources(all, { onProgress: (done, total) => progress?.('storing', done, total) });
+    progress?.('', 0, 0);
+
+    const totals = Object.values(result.counts).reduce((t, c) => ({ added: t.added + c.added, updated: t.updated + c.updated, unchanged: t.unchanged + c.unchanged }), {
+      added: 0,
+      updated: 0,
+      unchanged: 0,
+    });
+    const lines = [`imported ${all.length} resource${all.length === 1 ? '' : 's'} from ${positionals.length} file${positionals.length === 1 ? '' : 's'}: ${totals.added} added, ${totals.updated} updated, ${totals.unchanged} unchanged`];
+    for (const [scope, c] of Object.entries(result.counts)) lines.push(`  ${scope.padEnd(14)} ${c.added} added, ${c.updated} updated, ${c.unchanged} unchanged`);
+    const cards = results.flatMap((r) => r.cards.map((card) => ({ file: r.file, card })));
+    if (cards.length > 0) {
+      lines.push('health cards:');
+      cards.forEach(({ file, card }, i) => {
+        const status = card.verified ? 'verified' : `NOT verified${card.reason ? ` (${card.reason})` : ''}`;
+        lines.push(`  card ${i + 1} in ${basename(file)}: issuer ${card.issuer || '(unreadable)'} — ${status}, ${card.resourceCount} resource${card.resourceCount === 1 ? '' : 's'}`);
+      });
+    }
+    io.stdout(lines.join('\n'));
+    const problems = results.flatMap((r) => r.problems.map((p) => ({ ...p, entry: `${basename(r.file)} ${p.entry}` })));
+    if (problems.length > 0) {
+      io.stderr(`pvault import: ${problems.length} problem${problems.length === 1 ? '' : 's'} not imported (--partial):`);
+      printProblems(io, problems);
+      return EXIT_BAD_INPUT;
+    }
+    return EXIT_OK;
+  } catch (error) {
+    return reportError(io, 'import', dir, error);
+  } finally {
+    await records.close();
+  }
+};
+
+function printProblems(io: CommandIo, problems: readonly ImportProblem[]): void {
+  for (const p of problems.slice(0, 50)) io.stderr(`  ${p.entry}: ${p.rule} — ${p.message}`);
+  if (problems.length > 50) io.stderr(`  … and ${problems.length - 50} more`);
+}
+
+function fail(io: CommandIo, message: string): number {
+  io.stderr(`pvault import: ${message}`);
+  return EXIT_BAD_INPUT;
+}
+
+function isFileError(error: unknown): error is NodeJS.ErrnoException & { code: string } {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string' && /^E[A-Z]+$/.test((error as NodeJS.ErrnoException).code!);
+}
+
+/**
+ * A progress bar on stderr, redrawn in place, when stderr is a terminal (never in pipes or tests).
+ * Call with an empty label to clear it.
+ */
+function progressBar(): ((label: string, done: number, total: number) => void) | undefined {
+  if (process.stderr.isTTY !== true) return undefined;
+  let last = '';
+  return (label, done, total) => {
+    if (label === '') {
+      if (last) process.stderr.write('\r\x1b[2K');
+      last = '';
+      return;
+    }
+    const width = 30;
+    const ratio = total > 0 ? Math.min(1, done / total) : 1;
+    const filled = Math.round(ratio * width);
+    const line = `${label.slice(0, 40).padEnd(40)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`;
+    if (line !== last) process.stderr.write(`\r\x1b[2K${line}`);
+    last = line;
+  };
+}
