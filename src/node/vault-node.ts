@@ -6,6 +6,8 @@ import {
   LogWriter,
   entryIdOf,
   isScopeName,
+  SCOPE_NAMES,
+  type DeviceAddBody,
   type AccessBody,
   type EntryId,
   type GrantBody,
@@ -120,6 +122,8 @@ export interface PullResult {
 export type VaultNodeEvent = 'request' | 'granted' | 'revoked' | 'received' | 'misbehaviour' | 'log';
 
 const OWN = 'engine/own';
+/** Every scope, sorted (the order keys are sealed in). */
+const SCOPES_IN_ORDER: readonly ScopeName[] = [...SCOPE_NAMES].sort();
 const LOG = 'engine/log/';
 const SHARED = 'engine/shared/';
 const INVITE = 'engine/invite/';
@@ -357,6 +361,62 @@ export class VaultNode extends EventTarget {
   /** Pushes this vault's log to `peer` (and takes what it has: receipts). */
   async exchangeLog(peer: Multiaddr | Multiaddr[], vault: VaultId = this.requireOwn()): Promise<void> {
     await this.logs.exchange(peer, vault);
+  }
+
+  /**
+   * Joins another device of the patient to this vault: a `device.add` entry carrying every scope's
+   * keys sealed to it. The new device then calls {@link join}.
+   */
+  async addDevice(device: Did, label: string | null = null): Promise<EntryId> {
+    const vault = this.requireOwn();
+    const records = await this.recordsOf(vault);
+    const scopes = SCOPES_IN_ORDER;
+    const keys = (await Promise.all(scopes.map((scope) => sealScopeKeys(device, vault, records.exportScopeKeys(scope))))).flat();
+    keys.sort((a, b) => (a.scope === b.scope ? a.epoch - b.epoch : a.scope < b.scope ? -1 : 1));
+    const entry = await this.writerOf(vault).append(this.identity, 'device.add', { device, label, keys }, { ts: this.now() });
+    await this.noteWritten(vault, [entry]);
+    return entry.id;
+  }
+
+  /**
+   * On a new device of the patient: takes the vault's log from the device at `address` (it must
+   * have run {@link addDevice} for this one), opens the keys sealed to it, and syncs every scope
+   * both ways. From then on this device owns the vault like the first.
+   */
+  async join(vault: VaultId, patient: Did, address: string): Promise<void> {
+    if (this.own && this.own !== vault) throw new NodeError('INVALID_INPUT', 'this device already has another vault');
+    if (!this.replica.log(vault)) this.replica.track(new LogVerifier({ vault }), [patient]);
+    const peer = multiaddr(address);
+    await this.syncFailure(() => this.logs.exchange(peer, vault));
+    const log = this.replica.log(vault)!;
+    const sealed = [];
+    for (const e of log.entries()) {
+      const entry = log.entry(entryIdOf(e.header, e.signature));
+      if (entry?.body && entry.status === 'valid' && entry.header.type === 'device.add' && (entry.body as DeviceAddBody).device === this.identity.did) sealed.push(...(entry.body as DeviceAddBody).keys);
+    }
+    const known = new Map<ScopeName, Uint8Array>();
+    for (const box of await openScopeKeys(this.identity, vault, sealed.filter((k) => k.epoch === INDEX_KEY_EPOCH), known)) known.set(box.scope, box.indexKey);
+    const exported = await openScopeKeys(this.identity, vault, sealed, known);
+    if (exported.length === 0) throw new NodeError('NOT_AUTHORIZED', 'no device.add entry names this device');
+    this.own = vault;
+    await this.store.putSealed(OWN, utf8(vault));
+    if (!this.records.has(vault)) this.records.set(vault, this.openRecords(vault, 'own', exported));
+    await this.syncScopes(peer);
+  }
+
+  /** Syncs every scope of this vault both ways with another device of the patient at `peer`. */
+  async syncScopes(peer: Multiaddr, options: { live?: boolean } = {}): Promise<DocSession[]> {
+    const vault = this.requireOwn();
+    const records = await this.recordsOf(vault);
+    const sessions: DocSession[] = [];
+    for (const scope of SCOPES_IN_ORDER) {
+      const target = await this.targetOf(vault, scope, records);
+      const session = await this.syncFailure(() => this.docs.sync(peer, { vault, doc: scope, target, live: options.live ?? false }));
+      await session.synced();
+      await target.flush();
+      sessions.push(session);
+    }
+    return sessions;
   }
 
   // ---------------------------------------------------------------------------------------------
