@@ -87,7 +87,10 @@ describe('bad input leaves the vault unchanged', () => {
     const lines = toQrLines(await card(), 3);
     await expectRefused(lines.slice(0, 2).join('\n'), ['SHC_BAD_CHUNKS'], trust);
     await expectRefused([lines[0], lines[1], lines[1]].join('\n'), ['SHC_BAD_CHUNKS'], trust);
-    await expectRefused(async () => healthCardFile([await card({ padding: 60_000 })]), ['SHC_TOO_LARGE'], trust);
+    // Over the spec's QR limits: more than 1195 JWS characters in one QR code, more than 10 chunks.
+    const long = await card({ padding: 3000 });
+    await expectRefused(toQrLines(long, 1).join('\n'), ['SHC_TOO_LARGE'], trust);
+    await expectRefused(toQrLines(await card({ padding: 12_000 }), 11).join('\n'), ['SHC_TOO_LARGE'], trust);
   });
 
   it('an image with no QR code in it', async () => {
