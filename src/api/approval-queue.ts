@@ -4,7 +4,7 @@ import {
   PROMPT_TIMEOUT_MS,
 } from './constants.js';
 import { rpcErrors } from './errors.js';
-import type { ImportPreview } from './backend.js';
+import type { ImportPreview, PeerRequest } from './backend.js';
 import type { Purpose, Scope, ShareParams } from './schemas.js';
 
 /** What the user is asked. */
@@ -12,7 +12,8 @@ export type PromptDetails =
   | { readonly kind: 'connect' }
   | { readonly kind: 'import'; readonly preview: ImportPreview; readonly label?: string }
   | { readonly kind: 'share'; readonly request: ShareParams }
-  | { readonly kind: 'provider-read' };
+  | { readonly kind: 'provider-read' }
+  | { readonly kind: 'peer-request'; readonly request: PeerRequest };
 
 /** A question for the user, as the approval UI shows it. */
 export interface Prompt {

@@ -1,3 +1,4 @@
+import type { ShareEdits } from './approval-queue.js';
 import type { ImportParams, Purpose, Scope, ShareParams } from './schemas.js';
 
 /**
@@ -26,6 +27,8 @@ export interface VaultBackend {
   restoreBackup(backup: Uint8Array, passphrase: string): Promise<void>;
   /** Records user activity in the extension's pages: restarts the auto-lock timer. */
   touch(): void;
+  /** Restarts the network part after its settings changed (absent: nothing to restart). */
+  restartNetwork?(): Promise<void>;
   /** Calls `fn` for every change; returns an unsubscribe function. */
   subscribe(fn: (event: BackendEvent) => void): () => void;
 
@@ -148,10 +151,34 @@ export interface GrantView {
   readonly status: 'live' | 'revoked' | 'expired' | 'invalid';
 }
 
+/** A provider's request that arrived by redeeming an invitation, waiting for the patient. */
+export interface PeerRequest {
+  readonly id: string;
+  /** Proven by the connection (Noise handshake). */
+  readonly from: string;
+  /** As the requester calls itself (not verified). */
+  readonly name: string;
+  readonly scopes: readonly Scope[];
+  readonly purpose: Purpose;
+  readonly expiresInDays: number;
+  readonly note?: string;
+}
+
 /** Patient-side sharing. */
 export interface SharingBackend {
-  /** Grants `request` (as the user edited it) and returns the grant. */
+  /** Grants `request` (as the user edited it) directly and returns the grant. */
   grant(request: ShareParams): Promise<GrantView>;
+  /**
+   * Approves a share ahead of time (the user approved it on a page): returns a one-time invitation
+   * the provider redeems; the grant is written when it does, with exactly what was approved.
+   */
+  offer(request: ShareParams, origin: string): Promise<{ invitation: string; patient: string }>;
+  /** Providers' requests waiting for the user. */
+  pendingRequests(): Promise<PeerRequest[]>;
+  /** The user's answer to a provider's request. */
+  answer(requestId: string, decision: { approved: true; edits?: ShareEdits } | { approved: false }): Promise<void>;
+  /** What revoking cannot undo, in words the UI shows. */
+  readonly copiedDataNotice: string;
   revoke(grantId: string): Promise<void>;
   grants(): Promise<GrantView[]>;
   /** An invitation a provider can redeem: a link and the text of its QR code. */
@@ -171,6 +198,10 @@ export interface AccessReceipt {
 
 /** Provider side. */
 export interface ProviderBackend {
+  /** Redeems a patient's invitation asking for `request`, waits for the patient, then pulls and keeps receiving. */
+  redeem(invitation: string, request: { scopes: readonly Scope[]; purpose: Purpose; expiresInDays: number }): Promise<{ patient: string; scopes: Scope[] }>;
+  /** Pulls every shared vault once (new data). */
+  refresh(): Promise<void>;
   /** Grants others gave this device, verified. */
   shared(options: { includeEnded: boolean }): Promise<GrantView[]>;
   /** Records of a patient this device holds a live grant from. */
@@ -181,8 +212,9 @@ export interface ProviderBackend {
 export type BackendEvent =
   | { readonly type: 'lock'; readonly locked: boolean }
   | { readonly type: 'records' }
-  | { readonly type: 'grants'; readonly grantId?: string }
-  | { readonly type: 'shared-with-me' };
+  | { readonly type: 'grants'; readonly grantId?: string; readonly origin?: string }
+  | { readonly type: 'shared-with-me' }
+  | { readonly type: 'peer-request'; readonly request: PeerRequest };
 
 /** Stable codes of {@link BackendError}. */
 export type BackendErrorCode =
@@ -193,6 +225,7 @@ export type BackendErrorCode =
   | 'INVALID_INPUT'
   | 'NOT_FOUND'
   | 'NOT_AVAILABLE'
+  | 'DENIED'
   | 'FAILED';
 
 /** A failure the engine reports; `reason` carries the lower layer's own code when there is one. */

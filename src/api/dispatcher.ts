@@ -5,7 +5,7 @@ import { ProviderRpcError, RpcErrorCode, rpcErrors, type RpcErrorShape } from '.
 import { assertSafeJson } from './json-guard.js';
 import { apiOrigin, type OriginPermissions } from './permissions.js';
 import type { RateLimiter } from './rate-limit.js';
-import { isMethodName, parseEnvelope, parseParams, type GetRecordsParams, type ImportParams, type MethodName, type ShareParams } from './schemas.js';
+import { isMethodName, parseEnvelope, parseParams, type GetRecordsParams, type ImportParams, type MethodName, type RedeemParams, type ShareParams } from './schemas.js';
 
 /** Events a page may listen to with `patientVault.on(name, fn)`. */
 export type PageEvent =
@@ -25,12 +25,22 @@ export interface StatusResult {
 }
 /** Result of vault_requestShare: the grant as the user approved it (possibly edited). */
 export interface ShareResult {
-  readonly grantId: string;
-  /** The patient's did:key, so the clinic's own pages can find the share on its side. */
+  /**
+   * A one-time `pvault:` invitation for the provider: it redeems it (vault_redeemInvitation on
+   * its own page, or in its Patient Vault) and receives exactly what the user approved. The grant
+   * is written then; this page hears `shareChanged` with its id.
+   */
+  readonly invitation: string;
+  /** The patient's did:key, so the clinic's own pages can match the share on its side. */
   readonly patient: string;
   readonly scopes: GrantView['scopes'];
   readonly purpose: GrantView['purpose'];
-  readonly expiresAt: string;
+  readonly expiresInDays: number;
+}
+/** Result of vault_redeemInvitation. */
+export interface RedeemResult {
+  readonly patient: string;
+  readonly scopes: GrantView['scopes'];
 }
 /** A record as a provider page receives it: the FHIR resource and where it sits. */
 export interface PageRecord {
@@ -152,6 +162,8 @@ export class PageApiDispatcher {
         return this.#listShared(origin, params as { includeEnded?: boolean } | undefined | null | []);
       case 'vault_getRecords':
         return this.#getRecords(origin, params as GetRecordsParams);
+      case 'vault_redeemInvitation':
+        return this.#redeem(origin, params as RedeemParams);
     }
   }
 
@@ -182,16 +194,26 @@ export class PageApiDispatcher {
   }
 
   async #share(origin: string, params: ShareParams): Promise<ShareResult> {
-    const status = await this.#requireUnlocked();
+    await this.#requireUnlocked();
     const sharing = this.#init.backend.sharing;
     if (!sharing) throw rpcErrors.unsupported('vault_requestShare (not available in this version)');
     const decision = await this.#init.approvals.request(origin, { kind: 'share', request: params }, `share\n${JSON.stringify(params)}`);
     if (!decision.approved) throw rejected(decision);
     await this.#requireUnlocked();
     const request: ShareParams = decision.edits ? { ...params, ...decision.edits, scopes: [...decision.edits.scopes] } : params;
-    const grant = await engine(() => sharing.grant(request));
-    await this.#init.permissions.addGrant(origin, grant.id);
-    return { grantId: grant.id, patient: status.did ?? grant.patient.did, scopes: grant.scopes, purpose: grant.purpose, expiresAt: grant.expiresAt };
+    const offer = await engine(() => sharing.offer(request, origin));
+    return { invitation: offer.invitation, patient: offer.patient, scopes: request.scopes, purpose: request.purpose, expiresInDays: request.expiresInDays };
+  }
+
+  async #redeem(origin: string, params: RedeemParams): Promise<RedeemResult> {
+    const provider = await this.#providerAccess(origin);
+    return engine(() =>
+      provider.redeem(params.invitation, {
+        scopes: params.scopes ?? ['summary', 'labs'],
+        purpose: params.purpose ?? 'treatment',
+        expiresInDays: params.expiresInDays ?? 30,
+      }),
+    );
   }
 
   async #listShared(origin: string, params: { includeEnded?: boolean } | undefined | null | []): Promise<GrantView[]> {
@@ -240,6 +262,8 @@ export class PageApiDispatcher {
       this.#emit((origin) => perms.isConnected(origin), { event: 'lockChanged', data: { locked: event.locked } });
     } else if (event.type === 'grants' && event.grantId !== undefined) {
       const grantId = event.grantId;
+      // A grant written for a share this origin asked for: from now on it hears about it.
+      if (event.origin !== undefined && perms.isConnected(event.origin)) await perms.addGrant(event.origin, grantId);
       const interested = (origin: string) => perms.get(origin)?.grantIds.includes(grantId) === true;
       if (![...this.#subscribers.keys()].some(interested)) return;
       const grant = (await this.#init.backend.sharing?.grants())?.find((g) => g.id === grantId);
@@ -298,6 +322,8 @@ export function toRpcError(e: unknown): ProviderRpcError {
         return rpcErrors.unauthorized('No live share from that patient with this device');
       case 'NOT_AVAILABLE':
         return new ProviderRpcError(RpcErrorCode.UNSUPPORTED_METHOD, e.message);
+      case 'DENIED':
+        return rpcErrors.userRejected('The patient declined the request');
       default:
         return rpcErrors.internal();
     }

@@ -54,6 +54,17 @@ function portPair(name: string, sender: PortSender): { client: RuntimePort; host
   return { client: clientPort, host: hostPort };
 }
 
+function memorySettings() {
+  let current: { relay: string | null } = { relay: null };
+  return {
+    get: () => current,
+    set: (next: { relay: string | null }) => {
+      current = next;
+      return Promise.resolve();
+    },
+  };
+}
+
 const EXT = 'chrome-extension://abcdefghijklmnop/';
 const EXT_ID = 'abcdefghijklmnop';
 const PORTAL = 'https://portal.example-hospital.org';
@@ -75,6 +86,7 @@ async function setup() {
     permissions: memoryPermissionPersistence(),
     openApprovalWindow: () => windowsOpened++,
     setBadge: (n) => badges.push(n),
+    settings: memorySettings(),
   });
   await host.ready;
   const connect = (name: string, sender: PortSender) => {

@@ -1,6 +1,6 @@
 import { fromBase64Url, toBase64Url } from '../crypto/index.js';
 import { ApprovalQueue, type Approver, type Decision, type Prompt } from './approval-queue.js';
-import { BackendError, type VaultBackend } from './backend.js';
+import { BackendError, type PeerRequest, type VaultBackend } from './backend.js';
 import { PageApiDispatcher } from './dispatcher.js';
 import { ProviderRpcError } from './errors.js';
 import { parseRequestText } from './json-guard.js';
@@ -19,10 +19,24 @@ export interface EngineHostInit {
   readonly openApprovalWindow: () => void;
   /** Shows the number of waiting prompts on the toolbar icon. */
   readonly setBadge: (count: number) => void;
+  /** The host's own settings (the relay), kept by the caller. */
+  readonly settings: HostSettingsStore;
   /** ms since epoch. @default Date.now */
   readonly now?: () => number;
   /** @default crypto.randomUUID */
   readonly newId?: () => string;
+}
+
+/** Settings of the host that are not in the vault (needed before it is unlocked). */
+export interface HostSettings {
+  /** The relay this device is reachable through. */
+  readonly relay: string | null;
+}
+
+/** Where {@link HostSettings} live. */
+export interface HostSettingsStore {
+  get(): HostSettings;
+  set(next: HostSettings): Promise<void>;
 }
 
 /** A running engine host. */
@@ -104,6 +118,7 @@ export function startEngineHost(init: EngineHostInit): EngineHost {
       if (e.type === 'lock') toUi({ type: 'status' });
       else if (e.type === 'records') toUi({ type: 'records' });
       else toUi({ type: 'grants' });
+      if (e.type === 'peer-request') void askPeer(backend, approvals, e.request);
     });
     permissions.onChange(() => toUi({ type: 'origins' }));
     return { backend, permissions, dispatcher };
@@ -113,6 +128,8 @@ export function startEngineHost(init: EngineHostInit): EngineHost {
 
   const handleUi = async (command: UiCommand, port: RuntimePort): Promise<unknown> => {
     const { backend, permissions, dispatcher } = await setup;
+    // Anything done in the extension's own pages is the user at work: it keeps auto-lock away.
+    backend.touch();
     switch (command.type) {
       case 'status':
         return backend.status();
@@ -168,6 +185,16 @@ export function startEngineHost(init: EngineHostInit): EngineHost {
         return need(backend.sharing, 'sharing').accessTrail();
       case 'providerShared':
         return need(backend.provider, 'provider views').shared({ includeEnded: command.includeEnded });
+      case 'redeemInvitation':
+        return need(backend.provider, 'provider views').redeem(command.invitation, command);
+      case 'providerRefresh':
+        return need(backend.provider, 'provider views').refresh();
+      case 'settings':
+        return init.settings.get();
+      case 'setRelay':
+        await init.settings.set({ ...init.settings.get(), relay: command.relay });
+        await backend.restartNetwork?.();
+        return null;
       case 'providerRecords':
         return need(backend.provider, 'provider views').records({
           patient: command.patient,
@@ -253,6 +280,24 @@ export function startEngineHost(init: EngineHostInit): EngineHost {
   });
 
   return { ready: setup.then(() => undefined), dispatcher: setup.then((s) => s.dispatcher) };
+}
+
+/**
+ * A provider redeemed an invitation: the user answers in the same approval window as for pages,
+ * one prompt per provider at a time; a withdrawn or timed-out prompt denies.
+ */
+async function askPeer(backend: VaultBackend, approvals: ApprovalQueue, request: PeerRequest): Promise<void> {
+  const sharing = backend.sharing;
+  if (!sharing) return;
+  let decision: Decision;
+  try {
+    decision = await approvals.request(`peer:${request.from}`, { kind: 'peer-request', request }, request.id);
+  } catch {
+    decision = { approved: false, reason: 'denied' };
+  }
+  await sharing
+    .answer(request.id, decision.approved ? (decision.edits ? { approved: true, edits: decision.edits } : { approved: true }) : { approved: false })
+    .catch(() => undefined);
 }
 
 function toDecision(d: Extract<UiCommand, { type: 'decide' }>['decision']): Decision {

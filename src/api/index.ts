@@ -36,6 +36,7 @@ export {
   type ImportParams,
   type ShareParams,
   type GetRecordsParams,
+  type RedeemParams,
 } from './schemas.js';
 export { RateLimiter, type RateLimiterInit, type RateDecision } from './rate-limit.js';
 export {
@@ -64,6 +65,7 @@ export {
   type ConnectResult,
   type StatusResult,
   type ShareResult,
+  type RedeemResult,
   type PageRecord,
 } from './dispatcher.js';
 export {
@@ -86,6 +88,7 @@ export {
   type GrantView,
   type AccessReceipt,
   type Count,
+  type PeerRequest,
 } from './backend.js';
 export {
   PAGE_PORT,
@@ -99,6 +102,7 @@ export {
   hostToUi,
   uiEvent,
   controlMessage,
+  relayAddress,
   decision as decisionMessage,
   type PageToContent,
   type ContentToPage,
@@ -121,5 +125,5 @@ export {
   type PageWindow,
 } from './page-provider.js';
 export { startContentBridge, type ContentBridgeInit } from './content-bridge.js';
-export { startEngineHost, type EngineHost, type EngineHostInit } from './host.js';
+export { startEngineHost, type EngineHost, type EngineHostInit, type HostSettings, type HostSettingsStore } from './host.js';
 export { createStoreBackend, type StoreBackend, type StoreBackendInit } from './store-backend.js';

@@ -105,6 +105,12 @@ const importInput = z.discriminatedUnion('format', [
   z.strictObject({ format: z.literal('smart-health-card'), data: z.string().max(1024 * 1024) }),
 ]);
 
+/** A relay multiaddr that names its peer, e.g. /ip4/127.0.0.1/tcp/9090/ws/p2p/12D3Koo… */
+export const relayAddress = z
+  .string()
+  .max(300)
+  .regex(/^\/[A-Za-z0-9./:_-]+\/p2p\/[1-9A-HJ-NP-Za-km-z]{40,60}$/, 'expected a relay multiaddr ending in /p2p/<peer id>');
+
 /** Commands extension pages send the engine host. */
 export const uiCommand = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('status') }),
@@ -135,6 +141,16 @@ export const uiCommand = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('accessTrail') }),
   z.strictObject({ type: z.literal('providerShared'), includeEnded: z.boolean() }),
   z.strictObject({ type: z.literal('providerRecords'), patient: z.string().max(200), scope: scope.optional(), limit: z.number().int().min(1).max(500) }),
+  z.strictObject({
+    type: z.literal('redeemInvitation'),
+    invitation: z.string().min(8).max(2048),
+    scopes: z.array(scope).min(1).max(SCOPES.length),
+    purpose: z.enum(PURPOSES),
+    expiresInDays: z.number().int().min(1).max(3650),
+  }),
+  z.strictObject({ type: z.literal('providerRefresh') }),
+  z.strictObject({ type: z.literal('settings') }),
+  z.strictObject({ type: z.literal('setRelay'), relay: relayAddress.nullable() }),
 ]);
 /** A command of {@link uiCommand}. */
 export type UiCommand = z.output<typeof uiCommand>;

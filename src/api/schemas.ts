@@ -85,6 +85,19 @@ const getRecordsParams = z.strictObject({
   cursor: z.string().max(200).optional(),
 });
 
+const redeemParams = z.strictObject({
+  /** A patient's `pvault:` invitation (from a QR code, a link, or the clinic's intake page). */
+  invitation: z.string().min(8).max(2048).regex(/^pvault:/, 'expected a pvault: invitation'),
+  scopes: z
+    .array(scope)
+    .min(1)
+    .max(SCOPES.length)
+    .refine((s) => new Set(s).size === s.length, 'scopes must not repeat')
+    .optional(),
+  purpose: z.enum(PURPOSES).optional(),
+  expiresInDays: z.number().int().min(1).max(MAX_SHARE_DAYS).optional(),
+});
+
 const listSharedParams = z.union([noParams, z.strictObject({ includeEnded: z.boolean().optional() })]);
 
 /** Params schema of each method. The keys are the method names a page may call. */
@@ -95,6 +108,7 @@ export const METHOD_PARAMS = {
   vault_requestShare: shareParams,
   vault_listShared: listSharedParams,
   vault_getRecords: getRecordsParams,
+  vault_redeemInvitation: redeemParams,
 } as const;
 
 /** A method of the page API. */
@@ -105,6 +119,8 @@ export type MethodParams<M extends MethodName> = z.output<(typeof METHOD_PARAMS)
 export type ImportParams = MethodParams<'vault_importRecords'>;
 /** Params of vault_requestShare. */
 export type ShareParams = MethodParams<'vault_requestShare'>;
+/** Params of vault_redeemInvitation. */
+export type RedeemParams = MethodParams<'vault_redeemInvitation'>;
 /** Params of vault_getRecords. */
 export type GetRecordsParams = MethodParams<'vault_getRecords'>;
 

@@ -41,9 +41,10 @@ function PromptCard({ prompt }: { prompt: Prompt }) {
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
   const d = prompt.details;
-  const [scopes, setScopes] = useState<Scope[]>(d.kind === 'share' ? [...d.request.scopes] : []);
-  const [purpose, setPurpose] = useState<Purpose>(d.kind === 'share' ? d.request.purpose : 'treatment');
-  const [days, setDays] = useState(d.kind === 'share' ? d.request.expiresInDays : 30);
+  const asks = d.kind === 'share' || d.kind === 'peer-request';
+  const [scopes, setScopes] = useState<Scope[]>(asks ? [...d.request.scopes] : []);
+  const [purpose, setPurpose] = useState<Purpose>(asks ? d.request.purpose : 'treatment');
+  const [days, setDays] = useState(asks ? d.request.expiresInDays : 30);
   const answer = async (approved: boolean) => {
     setBusy(true);
     setError(undefined);
@@ -51,7 +52,7 @@ function PromptCard({ prompt }: { prompt: Prompt }) {
       await host.call({
         type: 'decide',
         promptId: prompt.id,
-        decision: approved ? (d.kind === 'share' ? { approved: true, edits: { scopes, purpose, expiresInDays: days } } : { approved: true }) : { approved: false, reason: 'denied' },
+        decision: approved ? (asks ? { approved: true, edits: { scopes, purpose, expiresInDays: days } } : { approved: true }) : { approved: false, reason: 'denied' },
       });
     } catch (e) {
       setError(errorText(e));
@@ -62,9 +63,15 @@ function PromptCard({ prompt }: { prompt: Prompt }) {
   return (
     <section class="card prompt" aria-labelledby={titleId} data-prompt-kind={d.kind}>
       <h2 id={titleId}>{TITLES[d.kind]}</h2>
-      <p>
-        Site: <span class="origin">{prompt.origin}</span>
-      </p>
+      {d.kind === 'peer-request' ? (
+        <p>
+          Provider: <strong>{d.request.name}</strong> <span class="small muted">(identity {d.request.from}, proven by the connection)</span>
+        </p>
+      ) : (
+        <p>
+          Site: <span class="origin">{prompt.origin}</span>
+        </p>
+      )}
       {d.kind === 'connect' && <p>This site asks to talk to Patient Vault. It will still have to ask you before it can save or see anything.</p>}
       {d.kind === 'provider-read' && <p>This site asks to read the records patients have shared with you, on this device.</p>}
       {d.kind === 'import' && (
@@ -81,12 +88,19 @@ function PromptCard({ prompt }: { prompt: Prompt }) {
           ))}
         </>
       )}
-      {d.kind === 'share' && (
+      {asks && (
         <>
-          <p>
-            <strong>{d.request.provider.name}</strong> asks to see part of your record.
-          </p>
-          <p class="small muted">Provider identity: {d.request.provider.did}</p>
+          {d.kind === 'share' ? (
+            <>
+              <p>
+                <strong>{d.request.provider.name}</strong> asks to see part of your record. They receive a one-time invitation and get exactly what you
+                approve here.
+              </p>
+              <p class="small muted">Provider identity: {d.request.provider.did}</p>
+            </>
+          ) : (
+            <p>They redeemed your invitation and ask to see part of your record.</p>
+          )}
           {d.request.note && <p>Their note: “{d.request.note}”</p>}
           <ScopePicker legend="They may see (you can change this)" value={scopes} onChange={setScopes} />
           {scopes.some((s) => SENSITIVE_SCOPES.has(s)) && <p class="notice">You are sharing a sensitive scope.</p>}
@@ -108,7 +122,7 @@ function PromptCard({ prompt }: { prompt: Prompt }) {
         </p>
       )}
       <div class="row" style={{ marginTop: '0.75rem' }}>
-        <button disabled={busy || (d.kind === 'share' && (scopes.length === 0 || !(days >= 1 && days <= 3650)))} onClick={() => void answer(true)}>
+        <button disabled={busy || (asks && (scopes.length === 0 || !(days >= 1 && days <= 3650)))} onClick={() => void answer(true)}>
           {APPROVE[d.kind]}
         </button>
         <button class="secondary" disabled={busy} onClick={() => void answer(false)}>
@@ -124,10 +138,12 @@ const TITLES: Record<Prompt['details']['kind'], string> = {
   import: 'Save records to your vault?',
   share: 'Share records?',
   'provider-read': 'Let this site read shared records?',
+  'peer-request': 'A provider asks for your records',
 };
 const APPROVE: Record<Prompt['details']['kind'], string> = {
   connect: 'Connect',
   import: 'Save to my vault',
   share: 'Share',
   'provider-read': 'Allow',
+  'peer-request': 'Share',
 };

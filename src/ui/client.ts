@@ -12,6 +12,8 @@ import {
   type Prompt,
   type RecordView,
   type RuntimePort,
+  type HostSettings,
+  type Scope,
   type UiCommand,
   type UiEvent,
   type VaultStatus,
@@ -42,6 +44,10 @@ export interface UiResults {
   accessTrail: AccessReceipt[];
   providerShared: GrantView[];
   providerRecords: { records: RecordView[]; cursor?: string };
+  redeemInvitation: { patient: string; scopes: Scope[] };
+  providerRefresh: null;
+  settings: HostSettings;
+  setRelay: null;
 }
 
 /** A failed command: `code` is the engine's stable code (e.g. WRONG_PASSPHRASE). */

@@ -1,5 +1,5 @@
 import { browser } from 'wxt/browser';
-import { createStoreBackend, startEngineHost, type HostRuntime, type PermissionPersistence, type OriginRecord } from '../api/index.js';
+import { createStoreBackend, startEngineHost, type HostRuntime, type HostSettings, type HostSettingsStore, type PermissionPersistence, type OriginRecord } from '../api/index.js';
 import { openIndexedDbStorage, type Storage } from '../store/index.js';
 import { openApprovalWindow, setBadge } from './extension-windows.js';
 
@@ -8,6 +8,7 @@ export const VAULT_DB = 'patient-vault';
 /** IndexedDB database of the connected-origins list (outside the vault so pages can connect while it is locked). */
 export const ORIGINS_DB = 'patient-vault-origins';
 const ORIGINS_KEY = 'origins';
+const SETTINGS_KEY = 'settings';
 
 /**
  * Starts the engine host: in the offscreen document on Chromium (`offscreen`), in the background
@@ -16,11 +17,14 @@ const ORIGINS_KEY = 'origins';
 export function startHostMain(mode: 'offscreen' | 'background'): void {
   const runtime = browser.runtime as unknown as HostRuntime & { getURL(path: string): string; id: string };
   const hostRuntime: HostRuntime = { id: runtime.id, extensionUrl: runtime.getURL('/'), onConnect: runtime.onConnect };
-  const backend = openIndexedDbStorage({ name: VAULT_DB }).then((storage) => createStoreBackend({ storage }));
+  const hostDb = openIndexedDbStorage({ name: ORIGINS_DB });
+  const settings = storageSettings(hostDb);
+  const backend = Promise.all([openIndexedDbStorage({ name: VAULT_DB }), settings.loaded]).then(([storage]) => createStoreBackend({ storage }));
   startEngineHost({
     runtime: hostRuntime,
     backend,
-    permissions: storagePermissions(openIndexedDbStorage({ name: ORIGINS_DB })),
+    settings,
+    permissions: storagePermissions(hostDb),
     openApprovalWindow:
       mode === 'offscreen'
         ? () => void browser.runtime.sendMessage({ type: 'patientVault/open-approval' }).catch(() => undefined)
@@ -31,6 +35,29 @@ export function startHostMain(mode: 'offscreen' | 'background'): void {
         : (count) => void setBadge(count).catch(() => undefined),
   });
   if (mode === 'offscreen') void browser.runtime.sendMessage({ type: 'patientVault/host-ready' }).catch(() => undefined);
+}
+
+/** Host settings in the host's database, readable before the vault is unlocked. */
+function storageSettings(storage: Promise<Storage>): HostSettingsStore & { loaded: Promise<void> } {
+  let current: HostSettings = { relay: null };
+  const loaded = (async () => {
+    const bytes = await (await storage).get(SETTINGS_KEY);
+    if (bytes === undefined) return;
+    try {
+      const value = JSON.parse(new TextDecoder().decode(bytes)) as { relay?: unknown };
+      if (typeof value.relay === 'string' && value.relay.length <= 300) current = { relay: value.relay };
+    } catch {
+      // Unreadable settings are the defaults.
+    }
+  })();
+  return {
+    loaded,
+    get: () => current,
+    async set(next) {
+      await (await storage).put(SETTINGS_KEY, new TextEncoder().encode(JSON.stringify(next)));
+      current = next;
+    },
+  };
 }
 
 function storagePermissions(storage: Promise<Storage>): PermissionPersistence {

@@ -1,7 +1,8 @@
 import { useState } from 'preact/hooks';
-import type { GrantView, VaultStatus } from '../api/index.js';
+import type { GrantView, Scope, VaultStatus } from '../api/index.js';
 import { RecordCard } from './record-card.js';
-import { useHostQuery } from './host-context.js';
+import { errorText, useHost, useHostQuery } from './host-context.js';
+import { ScopePicker } from './scope-picker.js';
 import { Loading } from './records-view.js';
 import { NotAvailable } from './vault-app.js';
 
@@ -10,7 +11,14 @@ export function ProviderView({ status }: { status: VaultStatus }) {
   return (
     <>
       <h1>Shared with me</h1>
-      {status.capabilities.includes('provider') ? <Patients /> : <NotAvailable what="Records shared with you" />}
+      {status.capabilities.includes('provider') ? (
+        <>
+          <AcceptInvitation />
+          <Patients />
+        </>
+      ) : (
+        <NotAvailable what="Records shared with you" />
+      )}
     </>
   );
 }
@@ -24,6 +32,60 @@ function GrantBadge({ grant }: { grant: GrantView }) {
     default:
       return <span class="badge warn">Grant {grant.status}</span>;
   }
+}
+
+function AcceptInvitation() {
+  const host = useHost();
+  const [invitation, setInvitation] = useState('');
+  const [scopes, setScopes] = useState<Scope[]>(['summary', 'labs']);
+  const [days, setDays] = useState(30);
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState<string>();
+  const [error, setError] = useState<string>();
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    setResult(undefined);
+    try {
+      const r = await host.call({ type: 'redeemInvitation', invitation: invitation.trim(), scopes, purpose: 'treatment', expiresInDays: days });
+      setResult(`Shared with you: ${r.scopes.join(', ')}.`);
+      setInvitation('');
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <details class="card">
+      <summary>
+        <strong>Accept a patient’s invitation</strong>
+      </summary>
+      <form onSubmit={(e) => void submit(e)}>
+        <label for="invitation-text">Invitation (pvault:…)</label>
+        <textarea id="invitation-text" value={invitation} onInput={(e) => setInvitation(e.currentTarget.value)} required />
+        <ScopePicker legend="Ask for" value={scopes} onChange={setScopes} />
+        <label for="invitation-days">For how many days</label>
+        <input id="invitation-days" type="number" min={1} max={3650} value={days} onInput={(e) => setDays(Number(e.currentTarget.value))} />
+        <p>
+          <button type="submit" disabled={busy || !invitation.trim().startsWith('pvault:') || scopes.length === 0}>
+            {busy ? 'Waiting for the patient…' : 'Send request'}
+          </button>
+        </p>
+      </form>
+      {result && (
+        <p class="success" role="status">
+          {result}
+        </p>
+      )}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </details>
+  );
 }
 
 function Patients() {

@@ -9,10 +9,65 @@ export function SettingsView({ status }: { status: VaultStatus }) {
   return (
     <>
       <h1>Settings</h1>
+      {status.did && <Identity did={status.did} />}
+      <Relay />
       <AutoLock minutes={status.autoLockMinutes} />
       <Backup />
       <ConnectedSites />
     </>
+  );
+}
+
+function Identity({ did }: { did: string }) {
+  return (
+    <section class="card" aria-labelledby="identity-title">
+      <h2 id="identity-title">Your identity</h2>
+      <p>Others recognise this device by this key. A clinic enters it on its staff page so patients can share with it.</p>
+      <label for="identity-did">Identity (did:key)</label>
+      <input id="identity-did" type="text" readOnly value={did} onFocus={(e) => e.currentTarget.select()} />
+    </section>
+  );
+}
+
+function Relay() {
+  const host = useHost();
+  const q = useHostQuery({ type: 'settings' }, []);
+  const [value, setValue] = useState<string>();
+  const [saved, setSaved] = useState(false);
+  const [error, setError] = useState<string>();
+  if (q.status !== 'ok') return <Loading q={q} />;
+  const current = value ?? q.value.relay ?? '';
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setSaved(false);
+    setError(undefined);
+    try {
+      await host.call({ type: 'setRelay', relay: current.trim() === '' ? null : current.trim() });
+      setSaved(true);
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+  return (
+    <section class="card" aria-labelledby="relay-title">
+      <h2 id="relay-title">Relay</h2>
+      <p>Providers reach this device through a relay. It passes encrypted traffic only and can read nothing.</p>
+      <form onSubmit={(e) => void save(e)}>
+        <label for="relay-address">Relay address</label>
+        <input id="relay-address" type="text" value={current} placeholder="/ip4/127.0.0.1/tcp/9090/ws/p2p/12D3Koo…" onInput={(e) => setValue(e.currentTarget.value)} />
+        <p>
+          <button type="submit">Save relay</button>
+        </p>
+      </form>
+      <p role="status" class="small success">
+        {saved ? 'Saved. Reconnected through the new relay.' : ''}
+      </p>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
   );
 }
 

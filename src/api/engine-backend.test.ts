@@ -1,0 +1,154 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryStorage, WEAK_TEST_KDF_COST } from '../store/index.js';
+import { createNodeLibp2p } from '../sync/index.js';
+import { createEngineBackend, type EngineBackend } from './engine-backend.js';
+
+/**
+ * The extension's engine backend with every real layer under it (store, records, grants, sync,
+ * node) over libp2p on loopback TCP: a patient and a provider, as the offscreen host runs them.
+ */
+const PASS = 'correct horse battery staple';
+const backends: EngineBackend[] = [];
+afterEach(async () => {
+  for (const b of backends.splice(0)) await b.close();
+});
+
+async function device(name: string, relay?: () => string | undefined): Promise<EngineBackend> {
+  const backend = await createEngineBackend({
+    storage: new MemoryStorage(),
+    kdfCost: WEAK_TEST_KDF_COST,
+    allowWeakKdf: true,
+    idleCheckMs: 0,
+    createLibp2p: (identity) => createNodeLibp2p({ identity, listen: ['/ip4/127.0.0.1/tcp/0'] }),
+    ...(relay && { relay }),
+  });
+  backends.push(backend);
+  await backend.create({ passphrase: PASS, displayName: name });
+  return backend;
+}
+
+/** A small synthetic record: a patient, two HbA1c results, a condition (no real data). */
+const BUNDLE = {
+  resourceType: 'Bundle',
+  type: 'collection',
+  entry: [
+    { fullUrl: 'urn:uuid:0b6e8d2c-0000-4000-8000-000000000001', resource: { resourceType: 'Patient', name: [{ family: 'Example', given: ['Alex'] }], birthDate: '1980-02-03' } },
+    ...['2024-01-10', '2024-06-12'].map((date, i) => ({
+      fullUrl: `urn:uuid:0b6e8d2c-0000-4000-8000-00000000001${i}`,
+      resource: {
+        resourceType: 'Observation',
+        status: 'final',
+        category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] }],
+        code: { coding: [{ system: 'http://loinc.org', code: '4548-4', display: 'Hemoglobin A1c' }] },
+        subject: { reference: 'urn:uuid:0b6e8d2c-0000-4000-8000-000000000001' },
+        effectiveDateTime: date,
+        valueQuantity: { value: 6 + i / 10, unit: '%', system: 'http://unitsofmeasure.org', code: '%' },
+      },
+    })),
+    {
+      fullUrl: 'urn:uuid:0b6e8d2c-0000-4000-8000-000000000020',
+      resource: {
+        resourceType: 'Condition',
+        clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }] },
+        code: { coding: [{ system: 'http://snomed.info/sct', code: '44054006', display: 'Diabetes mellitus type 2' }] },
+        subject: { reference: 'urn:uuid:0b6e8d2c-0000-4000-8000-000000000001' },
+        onsetDateTime: '2019-05-01',
+      },
+    },
+  ],
+};
+
+describe('engine backend: records', () => {
+  it('previews, imports (once), lists the timeline and charts a LOINC series', async () => {
+    const patient = await device('Alex Example');
+    expect((await patient.status()).capabilities).toEqual(['records', 'sharing', 'provider']);
+    const input = { format: 'fhir' as const, data: BUNDLE };
+    const preview = await patient.records!.preview(input);
+    expect(preview.total).toBe(4);
+    expect(preview.byType).toEqual([
+      { name: 'Observation', count: 2 },
+      { name: 'Condition', count: 1 },
+      { name: 'Patient', count: 1 },
+    ]);
+    const progress: number[] = [];
+    expect(await patient.records!.import(input, (done) => progress.push(done))).toMatchObject({ added: 4, updated: 0 });
+    expect(progress.length).toBeGreaterThan(0);
+    expect(await patient.records!.import(input)).toMatchObject({ added: 0, unchanged: 4 });
+    const timeline = await patient.records!.timeline({});
+    expect(timeline.map((r) => r.resourceType)).toEqual(['Observation', 'Observation', 'Condition', 'Patient']);
+    expect(timeline[0]!.resource).toMatchObject({ valueQuantity: { value: 6.1 } });
+    expect(await patient.records!.labCodes()).toEqual([{ loinc: '4548-4', display: 'Hemoglobin A1c', count: 2 }]);
+    expect((await patient.records!.labSeries('4548-4')).points).toEqual([
+      { t: '2024-01-10', value: 6 },
+      { t: '2024-06-12', value: 6.1 },
+    ]);
+  });
+
+  it('refuses an invalid bundle with INVALID_INPUT naming the rule, and imports nothing', async () => {
+    const patient = await device('Alex Example');
+    const bad = { resourceType: 'Bundle', type: 'collection', entry: [{ resource: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, effectiveDateTime: 'yesterday' } }] };
+    await expect(patient.records!.preview({ format: 'fhir', data: bad })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    expect(await patient.records!.timeline({})).toEqual([]);
+  });
+});
+
+describe('engine backend: sharing', () => {
+  it('shares through a pre-approved invitation, shows the grant live on both sides, and revokes', async () => {
+    const address: { current?: string } = {};
+    const patient = await device('Alex Example', () => address.current);
+    const provider = await device('Example Clinic');
+    address.current = (await patient.addresses())[0];
+    expect(address.current).toMatch(/\/p2p\//);
+    await patient.records!.import({ format: 'fhir', data: BUNDLE });
+    const providerDid = (await provider.status()).did!;
+    const { invitation, patient: patientDid } = await patient.sharing!.offer(
+      { provider: { did: providerDid, name: 'Example Clinic' }, scopes: ['summary', 'labs'], purpose: 'treatment', expiresInDays: 30 },
+      'https://clinic.example',
+    );
+    expect(invitation).toMatch(/^pvault:/);
+    const events: unknown[] = [];
+    patient.subscribe((e) => events.push(e));
+    // The provider asks for less than was approved; the patient's pre-approval decides.
+    const redeemed = await provider.provider!.redeem(invitation, { scopes: ['labs'], purpose: 'treatment', expiresInDays: 5 });
+    expect(redeemed).toEqual({ patient: patientDid, scopes: ['labs', 'summary'] });
+    expect(events).toContainEqual(expect.objectContaining({ type: 'grants', origin: 'https://clinic.example' }));
+    const grants = await patient.sharing!.grants();
+    expect(grants).toEqual([expect.objectContaining({ status: 'live', scopes: ['labs', 'summary'], grantee: expect.objectContaining({ did: providerDid }) })]);
+    const shared = await provider.provider!.shared({ includeEnded: true });
+    expect(shared).toEqual([expect.objectContaining({ status: 'live', patient: { did: patientDid } })]);
+    const { records } = await provider.provider!.records({ patient: patientDid, limit: 50 });
+    expect(records.map((r) => r.resourceType).sort()).toEqual(['Condition', 'Observation', 'Observation', 'Patient']);
+    expect((await patient.sharing!.accessTrail()).map((r) => r.scope).sort()).toEqual(['labs', 'summary']);
+
+    await patient.sharing!.revoke(grants[0]!.id);
+    expect((await patient.sharing!.grants())[0]!.status).toBe('revoked');
+    await provider.provider!.refresh();
+    expect((await provider.provider!.shared({ includeEnded: true }))[0]!.status).toBe('revoked');
+    await expect(provider.provider!.records({ patient: patientDid, limit: 50 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('asks the user about a request nobody pre-approved, and denies it on their word', async () => {
+    const address: { current?: string } = {};
+    const patient = await device('Alex Example', () => address.current);
+    const provider = await device('Example Clinic');
+    address.current = (await patient.addresses())[0];
+    const link = (await patient.sharing!.createInvitation({ scopes: ['summary'], purpose: 'treatment', expiresInDays: 30 })).link;
+    patient.subscribe((e) => {
+      if (e.type === 'peer-request') void patient.sharing!.answer(e.request.id, { approved: false });
+    });
+    await expect(provider.provider!.redeem(link, { scopes: ['summary'], purpose: 'treatment', expiresInDays: 30 })).rejects.toMatchObject({ code: 'DENIED' });
+    expect(await patient.sharing!.grants()).toEqual([]);
+  });
+
+  it('keeps the identity and the records across lock and unlock', async () => {
+    const patient = await device('Alex Example');
+    const did = (await patient.status()).did;
+    await patient.records!.import({ format: 'fhir', data: BUNDLE });
+    await patient.lock();
+    expect(await patient.status()).toMatchObject({ state: 'locked', capabilities: [] });
+    await expect(patient.records!.timeline({})).rejects.toMatchObject({ code: 'LOCKED' });
+    await patient.unlock(PASS);
+    expect((await patient.status()).did).toBe(did);
+    expect(await patient.records!.timeline({})).toHaveLength(4);
+  });
+});

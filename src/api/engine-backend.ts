@@ -1,0 +1,589 @@
+import { generateIdentity, identityFromSecretKey, peerIdOf, type Did, type Identity } from '../crypto/index.js';
+import { entryIdOf, type EntryId, type GrantBody, type LogVerifier, type RevokeBody, type VaultId } from '../grants/index.js';
+import { COPIED_DATA_NOTICE, VaultNode, type RecordsPort } from '../node/index.js';
+import {
+  RecordsError,
+  RecordStore,
+  labCodes as recordLabCodes,
+  labSeries as recordLabSeries,
+  parseImport,
+  timeline as recordTimeline,
+  type FetchJwks,
+  type ParsedImport,
+  type RecordSummary,
+  type SealedKV,
+} from '../records/index.js';
+import type { KdfCost, Storage, Vault } from '../store/index.js';
+import { SyncError, type PendingRequest, type SyncLibp2p } from '../sync/index.js';
+import type { ShareEdits } from './approval-queue.js';
+import {
+  BackendError,
+  type AccessReceipt,
+  type BackendEvent,
+  type Count,
+  type GrantView,
+  type ImportPreview,
+  type ImportSummary,
+  type LabSeries,
+  type PeerRequest,
+  type RecordView,
+  type VaultBackend,
+  type VaultStatus,
+} from './backend.js';
+import { SENSITIVE_SCOPES, type ImportParams, type Scope, type ShareParams } from './schemas.js';
+import { createStoreBackend, type StoreBackend } from './store-backend.js';
+
+/** Options of {@link createEngineBackend}. */
+export interface EngineBackendInit {
+  readonly storage: Storage;
+  /** Creates this device's libp2p node for `identity` (browser: WebSockets + circuit relay + WebRTC). */
+  readonly createLibp2p: (identity: Identity, relay: string | undefined) => Promise<SyncLibp2p>;
+  /** The relay this device is reachable through (a multiaddr ending in /p2p/<id>), if any. */
+  readonly relay?: () => string | undefined;
+  /** Fetches an issuer's JWKS for SMART Health Card verification. */
+  readonly fetchJwks?: FetchJwks;
+  readonly kdfCost?: KdfCost;
+  /** Tests only. */
+  readonly allowWeakKdf?: boolean;
+  /** ms since epoch. @default Date.now */
+  readonly now?: () => number;
+  /** @default 5000 */
+  readonly idleCheckMs?: number;
+}
+
+/** The full engine backend, with what tests and the host need beyond {@link VaultBackend}. */
+export interface EngineBackend extends VaultBackend {
+  /** Restarts the network part (after the relay setting changed). */
+  restartNetwork(): Promise<void>;
+  /** Where this device listens now (empty while locked). */
+  addresses(): Promise<string[]>;
+  /** Locks if idle (tests drive it). */
+  checkIdle(): boolean;
+  /** Stops everything (the host closes). */
+  close(): Promise<void>;
+}
+
+/** Sealed record keys of this layer (inside the vault; only ever plaintext in memory). */
+const IDENTITY_KEY = 'extension/identity';
+const SHARED_PREFIX = 'shared/';
+
+/** The engine while the vault is unlocked. */
+interface Session {
+  readonly vault: Vault;
+  readonly identity: Identity;
+  readonly libp2p: SyncLibp2p;
+  readonly node: VaultNode;
+  readonly own: RecordStore;
+  readonly records: Map<string, RecordStore>;
+  readonly stopListening: () => void;
+}
+
+/** A share the user approved from a page before the provider redeemed its invitation. */
+interface PreApproval {
+  readonly grantee: Did;
+  readonly edits: ShareEdits;
+  readonly origin: string;
+  readonly at: number;
+}
+/** Pre-approvals older than this are dropped (the invitation has expired by then too). */
+const PRE_APPROVAL_TTL_MS = 7 * 24 * 3600 * 1000;
+
+/** A {@link SealedKV} under a key prefix, so a shared vault's records never mix with one's own. */
+function prefixedKV(vault: Vault, prefix: string): SealedKV {
+  return {
+    getSealed: (key) => vault.getSealed(prefix + key),
+    batchSealed: (ops) => vault.batchSealed(ops.map((op) => ({ ...op, key: prefix + op.key }))),
+  };
+}
+
+/**
+ * The vault engine as the extension hosts it: src/store's Vault for create/unlock/lock/backup and
+ * auto-lock, and while unlocked a {@link VaultNode} (src/node) over a libp2p node, with
+ * src/records' RecordStore for this device's own vault and for each vault shared with it.
+ */
+export async function createEngineBackend(init: EngineBackendInit): Promise<EngineBackend> {
+  const now = init.now ?? (() => Date.now());
+  const base: StoreBackend = await createStoreBackend({
+    storage: init.storage,
+    now,
+    ...(init.kdfCost !== undefined && { kdfCost: init.kdfCost }),
+    ...(init.allowWeakKdf !== undefined && { allowWeakKdf: init.allowWeakKdf }),
+    ...(init.idleCheckMs !== undefined && { idleCheckMs: init.idleCheckMs }),
+  });
+  const listeners = new Set<(e: BackendEvent) => void>();
+  const emit = (e: BackendEvent) => {
+    for (const fn of listeners) {
+      try {
+        fn(e);
+      } catch {
+        // A listener's failure must not hide the event from the others.
+      }
+    }
+  };
+  const preApprovals = new Map<string, PreApproval>();
+  const waitingPeers = new Map<string, PendingRequest>();
+  let session: Promise<Session> | undefined;
+  let lastParse: { text: string; parsed: ParsedImport } | undefined;
+
+  const startSession = (): Promise<Session> => {
+    session ??= (async () => {
+      const vault = base.unlockedVault();
+      if (!vault) throw new BackendError('LOCKED', 'The vault is locked');
+      const identity = await loadIdentity(vault);
+      const relay = init.relay?.();
+      const libp2p = await init.createLibp2p(identity, relay);
+      const records = new Map<string, RecordStore>();
+      let ownVault: string | undefined;
+      const node = await VaultNode.start({
+        identity,
+        libp2p,
+        store: vault,
+        now,
+        openRecords: async (vaultId: VaultId, role, seed): Promise<RecordsPort> => {
+          const existing = records.get(vaultId);
+          if (existing) return existing;
+          // A shared vault starts with the keys its grants carry (`seed`); our own makes fresh ones,
+          // unless this device joins an existing vault and is handed them.
+          const scopeKeys = seed ?? (role === 'shared' ? [] : undefined);
+          const store = await RecordStore.open(role === 'own' ? vault : prefixedKV(vault, `${SHARED_PREFIX}${vaultId}/`), {
+            vaultId,
+            ...(scopeKeys !== undefined && { scopeKeys }),
+            now: () => new Date(now()),
+          });
+          records.set(vaultId, store);
+          if (role === 'own') ownVault = vaultId;
+          return store;
+        },
+      });
+      if (node.vault === undefined) await node.createVault((await base.status()).displayName ?? null);
+      await node.ownRecords();
+      const own = records.get(ownVault ?? node.vault!);
+      if (!own) throw new BackendError('FAILED', 'The records of this vault could not be opened');
+      const onRequest = (e: Event) => void handleRequest((e as CustomEvent<PendingRequest>).detail, node);
+      const onGrants = () => emit({ type: 'grants' });
+      const onReceived = () => {
+        emit({ type: 'shared-with-me' });
+        emit({ type: 'records' });
+      };
+      node.addEventListener('request', onRequest);
+      node.addEventListener('granted', onGrants);
+      node.addEventListener('revoked', onGrants);
+      node.addEventListener('log', onGrants);
+      node.addEventListener('received', onReceived);
+      for (const pending of node.pendingRequests()) void handleRequest(pending, node);
+      return {
+        vault,
+        identity,
+        libp2p,
+        node,
+        own,
+        records,
+        stopListening: () => {
+          node.removeEventListener('request', onRequest);
+          node.removeEventListener('granted', onGrants);
+          node.removeEventListener('revoked', onGrants);
+          node.removeEventListener('log', onGrants);
+          node.removeEventListener('received', onReceived);
+        },
+      };
+    })();
+    session.catch(() => (session = undefined));
+    return session;
+  };
+
+  const stopSession = async (): Promise<void> => {
+    const current = session;
+    session = undefined;
+    waitingPeers.clear();
+    if (!current) return;
+    const s = await current.catch(() => undefined);
+    if (!s) return;
+    s.stopListening();
+    await s.node.stop().catch(() => undefined);
+    await Promise.resolve()
+      .then(() => s.libp2p.stop())
+      .catch(() => undefined);
+  };
+
+  const requireSession = async (): Promise<Session> => {
+    if (!base.unlockedVault()) throw new BackendError('LOCKED', 'The vault is locked');
+    return startSession();
+  };
+
+  /** A provider redeemed an invitation: answer it from a pre-approval, or ask the user. */
+  const handleRequest = async (pending: PendingRequest, node: VaultNode): Promise<void> => {
+    const pre = preApprovals.get(pending.from);
+    if (pre && now() - pre.at < PRE_APPROVAL_TTL_MS) {
+      preApprovals.delete(pending.from);
+      try {
+        const grantId = await node.approve(pending.id, { scopes: [...pre.edits.scopes], days: pre.edits.expiresInDays, purpose: pre.edits.purpose });
+        emit({ type: 'grants', grantId, origin: pre.origin });
+      } catch {
+        // The requester went away before the answer: the pre-approval is spent either way.
+      }
+      return;
+    }
+    waitingPeers.set(pending.id, pending);
+    emit({ type: 'peer-request', request: toPeerRequest(pending) });
+  };
+
+  base.subscribe((e) => {
+    if (e.type === 'lock') {
+      if (e.locked) void stopSession();
+      else void startSession().catch(() => undefined);
+    }
+    emit(e);
+  });
+  if (base.unlockedVault()) void startSession().catch(() => undefined);
+
+  const parse = async (input: ImportParams): Promise<ParsedImport> => {
+    const text = input.format === 'fhir' ? JSON.stringify(input.data) : typeof input.data === 'string' ? input.data : JSON.stringify(input.data);
+    if (lastParse?.text === text) return lastParse.parsed;
+    try {
+      const parsed = await parseImport(text, {
+        now: new Date(now()),
+        allowUnverified: true,
+        ...(init.fetchJwks !== undefined && { fetchJwks: init.fetchJwks }),
+      });
+      lastParse = { text, parsed };
+      return parsed;
+    } catch (e) {
+      if (e instanceof RecordsError) throw new BackendError('INVALID_INPUT', e.message, { cause: e, reason: e.code });
+      throw e;
+    }
+  };
+
+  const views = async (store: RecordStore, lines: readonly RecordSummary[]): Promise<RecordView[]> => {
+    const stored = await store.getMany(lines.map((l) => l.key));
+    const byKey = new Map(stored.map((r) => [r.key as string, r]));
+    const out: RecordView[] = [];
+    for (const line of lines) {
+      const r = byKey.get(line.key);
+      if (!r) continue;
+      out.push({
+        id: line.key,
+        resourceType: line.type,
+        scope: line.scope,
+        ...(line.date !== undefined && { date: line.date }),
+        display: line.display ?? line.type,
+        resource: r.resource,
+        provenance: {
+          verified: r.provenance?.verified ?? false,
+          importedAt: r.provenance?.importedAt ?? r.at,
+          ...(r.provenance?.issuer !== undefined && { issuer: r.provenance.issuer }),
+        },
+      });
+    }
+    return out;
+  };
+
+  const backend: EngineBackend = {
+    async status(): Promise<VaultStatus> {
+      const s = await base.status();
+      if (s.state !== 'unlocked') return s;
+      const current = await startSession().catch(() => undefined);
+      return {
+        ...s,
+        capabilities: current ? ['records', 'sharing', 'provider'] : [],
+        ...(current && { did: current.identity.did }),
+      };
+    },
+    create: (options) => base.create(options),
+    unlock: (passphrase) => base.unlock(passphrase),
+    async lock() {
+      await stopSession();
+      await base.lock();
+    },
+    touch: () => base.touch(),
+    setAutoLock: (minutes) => base.setAutoLock(minutes),
+    exportBackup: () => base.exportBackup(),
+    restoreBackup: (backup, passphrase) => base.restoreBackup(backup, passphrase),
+    subscribe(fn) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    checkIdle: () => base.checkIdle(),
+    async addresses() {
+      if (!base.unlockedVault()) return [];
+      const s = await startSession();
+      return s.libp2p.getMultiaddrs().map((a) => a.toString());
+    },
+    async restartNetwork() {
+      await stopSession();
+      if (base.unlockedVault()) await startSession();
+    },
+    async close() {
+      await stopSession();
+      base.close();
+    },
+
+    records: {
+      async preview(input): Promise<ImportPreview> {
+        await requireSession();
+        const parsed = await parse(input);
+        return {
+          total: parsed.resources.length,
+          byType: counts(parsed.resources.map((r) => r.resource.resourceType)),
+          byScope: counts(parsed.resources.map((r) => r.scope)),
+          sensitive: parsed.resources.filter((r) => SENSITIVE_SCOPES.has(r.scope)).length,
+          cards: parsed.cards.map((c) => ({ issuer: c.issuer, verified: c.verified })),
+        };
+      },
+      async import(input, onProgress): Promise<ImportSummary> {
+        const s = await requireSession();
+        const parsed = await parse(input);
+        lastParse = undefined;
+        const scopes = [...new Set(parsed.resources.map((r) => r.scope))];
+        const result = await s.node.editRecords(scopes, () =>
+          s.own.importResources(
+            parsed.resources.map((r) => ({ resource: r.resource, scope: r.scope, provenance: r.provenance, sourceKey: r.sourceKey, restricted: r.restricted })),
+            onProgress ? { onProgress } : {},
+          ),
+        );
+        emit({ type: 'records' });
+        let added = 0;
+        let updated = 0;
+        let unchanged = 0;
+        const byScope: Count[] = [];
+        for (const [scope, c] of Object.entries(result.counts)) {
+          if (!c) continue;
+          added += c.added;
+          updated += c.updated;
+          unchanged += c.unchanged;
+          byScope.push({ name: scope, count: c.added + c.updated });
+        }
+        return { added, updated, unchanged, byScope };
+      },
+      async timeline(query) {
+        const s = await requireSession();
+        const lines = recordTimeline(s.own, {
+          limit: query.limit ?? 200,
+          ...(query.scope !== undefined && { scopes: [query.scope] }),
+          ...(query.resourceType !== undefined && { types: [query.resourceType] }),
+        });
+        return views(s.own, lines);
+      },
+      async labCodes() {
+        const s = await requireSession();
+        return recordLabCodes(s.own).map((c) => ({ loinc: c.loinc, display: c.display ?? c.loinc, count: c.count }));
+      },
+      async labSeries(loinc): Promise<LabSeries> {
+        const s = await requireSession();
+        const series = recordLabSeries(s.own, loinc);
+        return {
+          loinc,
+          display: series.display ?? loinc,
+          unit: series.unit ?? '',
+          points: series.points.map((p) => ({ t: p.date, value: p.value })),
+        };
+      },
+    },
+
+    sharing: {
+      async grant(request: ShareParams) {
+        const s = await requireSession();
+        const grantee = request.provider.did as Did;
+        const expires = now() + request.expiresInDays * 86_400_000;
+        const grantId = await s.node.grant(grantee, { scopes: request.scopes, purpose: request.purpose, expires });
+        return grantView(s.node.log(s.node.vault!)!, grantId, s.identity.did, now(), request.provider.name);
+      },
+      async offer(request: ShareParams, origin: string) {
+        const s = await requireSession();
+        const relay = init.relay?.();
+        if (relay === undefined) throw new BackendError('NOT_AVAILABLE', 'Sharing needs a relay: set one in Settings');
+        const invitation = await s.node.invite(relay);
+        preApprovals.set(request.provider.did, {
+          grantee: request.provider.did as Did,
+          edits: { scopes: request.scopes, purpose: request.purpose, expiresInDays: request.expiresInDays },
+          origin,
+          at: now(),
+        });
+        return { invitation, patient: s.identity.did };
+      },
+      async revoke(grantId) {
+        const s = await requireSession();
+        try {
+          await s.node.revoke(grantId as EntryId);
+        } catch (e) {
+          throw engineError(e);
+        }
+        emit({ type: 'grants', grantId });
+      },
+      async grants() {
+        const s = await requireSession();
+        const log = s.node.log(s.node.vault!);
+        if (!log) return [];
+        return grantViews(log, s.identity.did, now(), 'patient');
+      },
+      async createInvitation() {
+        const s = await requireSession();
+        const relay = init.relay?.();
+        if (relay === undefined) throw new BackendError('NOT_AVAILABLE', 'Invitations need a relay: set one in Settings');
+        return { link: await s.node.invite(relay) };
+      },
+      async accessTrail(): Promise<AccessReceipt[]> {
+        const s = await requireSession();
+        return s.node
+          .accessTrail()
+          .reverse()
+          .map((r) => ({ id: r.entry, who: { did: r.by }, scope: r.scope, at: new Date(r.at).toISOString(), grantId: r.grant }));
+      },
+      pendingRequests: () => Promise.resolve([...waitingPeers.values()].map(toPeerRequest)),
+      async answer(requestId, decision) {
+        const s = await requireSession();
+        if (!waitingPeers.delete(requestId)) throw new BackendError('NOT_FOUND', 'That request is no longer waiting');
+        if (!decision.approved) {
+          s.node.deny(requestId);
+          return;
+        }
+        const edit = decision.edits ? { scopes: [...decision.edits.scopes], days: decision.edits.expiresInDays, purpose: decision.edits.purpose } : {};
+        await s.node.approve(requestId, edit).catch((e: unknown) => {
+          throw engineError(e);
+        });
+      },
+      copiedDataNotice: COPIED_DATA_NOTICE,
+    },
+
+    provider: {
+      async shared({ includeEnded }) {
+        const s = await requireSession();
+        const out: GrantView[] = [];
+        for (const shared of s.node.sharedVaults()) {
+          const log = s.node.log(shared.vault);
+          if (!log) continue;
+          for (const g of grantViews(log, s.identity.did, now(), 'provider')) if (includeEnded || g.status === 'live') out.push(g);
+        }
+        return out;
+      },
+      async records({ patient, scope, resourceType, limit }) {
+        const s = await requireSession();
+        const shared = s.node.sharedVaults().find((v) => v.patient === patient);
+        if (!shared) throw new BackendError('NOT_FOUND', 'No share from that patient');
+        const log = s.node.log(shared.vault);
+        if (!log || !grantViews(log, s.identity.did, now(), 'provider').some((g) => g.status === 'live')) {
+          throw new BackendError('NOT_FOUND', 'No live share from that patient');
+        }
+        await s.node.sharedRecords(shared.vault);
+        const store = s.records.get(shared.vault);
+        if (!store) throw new BackendError('NOT_FOUND', 'No records from that patient yet');
+        const lines = recordTimeline(store, {
+          limit,
+          ...(scope !== undefined && { scopes: [scope] }),
+          ...(resourceType !== undefined && { types: [resourceType] }),
+        });
+        return { records: await views(store, lines) };
+      },
+      async redeem(invitation, request) {
+        const s = await requireSession();
+        const name = (await base.status()).displayName ?? 'A provider';
+        try {
+          const pulled = await s.node.redeem(invitation, { name, scopes: [...request.scopes], purpose: request.purpose, days: request.expiresInDays });
+          // Keep receiving: a live pull stays open and brings new records as the patient adds them.
+          void s.node.pull(pulled.vault, { live: true }).then(
+            () => emit({ type: 'shared-with-me' }),
+            () => undefined,
+          );
+          emit({ type: 'shared-with-me' });
+          emit({ type: 'records' });
+          const patient = s.node.sharedVaults().find((v) => v.vault === pulled.vault)?.patient ?? '';
+          return { patient, scopes: pulled.scopes as Scope[] };
+        } catch (e) {
+          throw engineError(e);
+        }
+      },
+      async refresh() {
+        const s = await requireSession();
+        for (const shared of s.node.sharedVaults()) {
+          await s.node.pull(shared.vault).catch(() => undefined);
+        }
+        emit({ type: 'shared-with-me' });
+      },
+    },
+  };
+  return backend;
+
+  async function loadIdentity(vault: Vault): Promise<Identity> {
+    const stored = await vault.getSealed(IDENTITY_KEY);
+    if (stored) return identityFromSecretKey(stored);
+    const identity = generateIdentity();
+    await vault.putSealed(IDENTITY_KEY, identity.secretKey);
+    return identity;
+  }
+}
+
+/** This device's address through `relay`, for others to dial. */
+export function relayedAddress(relay: string, identity: Identity): string {
+  return `${relay}/p2p-circuit/p2p/${peerIdOf(identity).toString()}`;
+}
+
+function counts(names: readonly string[]): Count[] {
+  const map = new Map<string, number>();
+  for (const n of names) map.set(n, (map.get(n) ?? 0) + 1);
+  return [...map].map(([name, count]) => ({ name, count })).sort((a, b) => b.count - a.count || a.name.localeCompare(b.name));
+}
+
+function toPeerRequest(p: PendingRequest): PeerRequest {
+  const scopes = p.request.scopes.filter((s): s is Scope => (['summary', 'labs', 'notes', 'imaging', 'mental-health', 'substance-use', 'reproductive', 'genomics'] as string[]).includes(s));
+  return {
+    id: p.id,
+    from: p.from,
+    name: p.request.name,
+    scopes,
+    purpose: p.request.purpose,
+    expiresInDays: p.request.days,
+    ...(p.request.note !== undefined && { note: p.request.note }),
+  };
+}
+
+/**
+ * Every grant in `log` as the UI shows it: the patient sees all of theirs; a provider sees the
+ * grants to it. Status from the verified log: live, revoked, expired, or invalid (the log failed
+ * verification, or the grant has no effect).
+ */
+export function grantViews(log: LogVerifier, me: Did, now: number, role: 'patient' | 'provider'): GrantView[] {
+  const verdict = log.verdict(now);
+  const live = new Set(verdict.grants.map((g) => g.entry as string));
+  const revoked = new Set<string>();
+  const grants: { id: string; author: Did; body: GrantBody; status: string }[] = [];
+  for (const e of log.entries()) {
+    const id = entryIdOf(e.header, e.signature);
+    const entry = log.entry(id);
+    if (!entry?.body) continue;
+    if (entry.header.type === 'revoke' && entry.status === 'valid') revoked.add((entry.body as RevokeBody).grant);
+    if (entry.header.type === 'grant') grants.push({ id, author: entry.header.author, body: entry.body as GrantBody, status: entry.status });
+  }
+  const subject = verdict.subject ?? grants[0]?.author ?? me;
+  return grants
+    .filter((g) => role === 'patient' || g.body.grantee === me)
+    .map((g) => {
+      const status: GrantView['status'] = !verdict.valid || g.status !== 'valid' ? 'invalid' : live.has(g.id) ? 'live' : revoked.has(g.id) ? 'revoked' : g.body.expires !== null && g.body.expires <= now ? 'expired' : 'invalid';
+      return {
+        id: g.id,
+        patient: { did: subject },
+        grantee: { did: g.body.grantee, name: shortDid(g.body.grantee) },
+        scopes: g.body.scopes as Scope[],
+        purpose: g.body.purpose,
+        expiresAt: g.body.expires === null ? '9999-12-31T00:00:00.000Z' : new Date(g.body.expires).toISOString(),
+        status,
+      };
+    });
+}
+
+function grantView(log: LogVerifier, grantId: EntryId, me: Did, now: number, granteeName: string): GrantView {
+  const view = grantViews(log, me, now, 'patient').find((g) => g.id === grantId);
+  if (!view) throw new BackendError('FAILED', 'The grant was written but cannot be read back');
+  return { ...view, grantee: { did: view.grantee.did, name: granteeName } };
+}
+
+function shortDid(did: string): string {
+  return `${did.slice(0, 16)}…${did.slice(-6)}`;
+}
+
+function engineError(e: unknown): BackendError {
+  if (e instanceof BackendError) return e;
+  if (e instanceof SyncError) return new BackendError(e.code === 'DENIED' ? 'DENIED' : 'FAILED', e.message, { cause: e, reason: e.code });
+  const code = (e as { code?: unknown } | null)?.code;
+  if (code === 'NOT_FOUND') return new BackendError('NOT_FOUND', (e as Error).message, { cause: e });
+  if (code === 'INVALID_INPUT') return new BackendError('INVALID_INPUT', (e as Error).message, { cause: e });
+  return new BackendError('FAILED', e instanceof Error ? e.message : 'The engine failed', { cause: e, ...(typeof code === 'string' && { reason: code }) });
+}
