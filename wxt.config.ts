@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'wxt';
 
 // Extension build configuration. The engine (Automerge wasm, libp2p) runs in extension pages,
@@ -28,6 +29,15 @@ export default defineConfig({
     }),
   }),
   vite: () => ({
+    resolve: {
+      // STACK.md: in the extension, Automerge's slim build, whose wasm the engine host loads with
+      // initializeWasm() (src/ui/host-main.ts). Every layer imports '@automerge/automerge'.
+      alias: [
+        { find: /^@automerge\/automerge$/, replacement: '@automerge/automerge/slim' },
+        // pngjs needs Node's zlib/stream/util; the extension reads QR images in the UI instead.
+        { find: /^pngjs$/, replacement: fileURLToPath(new URL('./src/ui/pngjs-shim.ts', import.meta.url)) },
+      ],
+    },
     build: {
       target: 'es2022',
       rolldownOptions: {
