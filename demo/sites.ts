@@ -34,14 +34,21 @@ export interface DemoOptions {
   readonly relay?: string;
 }
 
+/** One intake: what a patient's vault handed the clinic's intake page. */
+export interface Intake {
+  readonly patient: string;
+  readonly invitation: string;
+  readonly at: string;
+}
+
 /** Running demo sites. */
 export interface DemoSites {
   readonly hospitalUrl: string;
   readonly clinicUrl: string;
   /** Whether the hospital offers a SMART Health Card (needs src/records/shc). */
   readonly healthCard: boolean;
-  /** Intake submissions the clinic received (patient did, grant id). */
-  readonly intakes: readonly { patient: string; grantId: string; at: string }[];
+  /** Intake submissions the clinic received: the patient's did and the one-time invitation to redeem. */
+  readonly intakes: readonly Intake[];
   close(): Promise<void>;
 }
 
@@ -62,7 +69,7 @@ export async function startDemoSites(options: DemoOptions = {}): Promise<DemoSit
   const resources = options.resources ?? 120;
   const seed = options.seed ?? 7;
   const clinic = { did: options.clinicDid, name: 'Example Clinic', relay: options.relay };
-  const intakes: { patient: string; grantId: string; at: string }[] = [];
+  const intakes: Intake[] = [];
 
   const hospital = createServer((req, res) => void hospitalRoute(req, res).catch((e: unknown) => fail(res, e)));
   const hospitalUrl = await listen(hospital, options.hospitalPort ?? 0);
@@ -104,11 +111,12 @@ export async function startDemoSites(options: DemoOptions = {}): Promise<DemoSit
       return send(res, 200, 'application/json', JSON.stringify(clinic));
     }
     if (url.pathname === '/api/intake' && req.method === 'POST') {
-      const body = (await readJson(req)) as { patient?: unknown; grantId?: unknown };
-      if (typeof body.patient !== 'string' || typeof body.grantId !== 'string' || body.patient.length > 200 || body.grantId.length > 200) {
-        return send(res, 400, 'text/plain', 'expected { patient, grantId }');
+      const body = (await readJson(req)) as { patient?: unknown; invitation?: unknown };
+      if (typeof body.patient !== 'string' || typeof body.invitation !== 'string' || body.patient.length > 200 || !/^pvault:[A-Za-z0-9_-]{1,2000}$/.test(body.invitation)) {
+        return send(res, 400, 'text/plain', 'expected { patient, invitation }');
       }
-      intakes.push({ patient: body.patient, grantId: body.grantId, at: new Date().toISOString() });
+      if (intakes.length >= 1000) return send(res, 429, 'text/plain', 'too many intakes');
+      intakes.push({ patient: body.patient, invitation: body.invitation, at: new Date().toISOString() });
       return send(res, 200, 'application/json', '{"ok":true}');
     }
     if (url.pathname === '/api/intake' && req.method === 'GET') return send(res, 200, 'application/json', JSON.stringify(intakes));

@@ -11,8 +11,14 @@ export function ApproveView() {
   const hadPrompts = useRef(false);
   useEffect(() => {
     if (q.status !== 'ok') return;
-    if (q.value.length > 0) hadPrompts.current = true;
-    else if (hadPrompts.current && new URLSearchParams(location.search).get('popup') === '1') setTimeout(() => window.close(), 800);
+    if (q.value.length > 0) {
+      hadPrompts.current = true;
+      return;
+    }
+    if (!hadPrompts.current || new URLSearchParams(location.search).get('popup') !== '1') return;
+    // A new prompt arriving in the meantime re-renders and cancels the close.
+    const timer = setTimeout(() => window.close(), 1500);
+    return () => clearTimeout(timer);
   }, [q]);
   return (
     <main class="centered" id="main" style={{ margin: '1rem auto' }}>

@@ -77,7 +77,11 @@ export async function removeProfileDir(dir: string): Promise<void> {
 
 /** The approval window: waits for it to show a prompt of `kind` (opening it if needed). */
 export async function approvalPage(profile: Profile, kind?: string): Promise<Page> {
-  const find = () => profile.context.pages().find((p) => p.url().startsWith(profile.url('approve.html')));
+  const find = () =>
+    profile.context
+      .pages()
+      .filter((p) => !p.isClosed() && p.url().startsWith(profile.url('approve.html')))
+      .at(-1);
   let page = find();
   const deadline = Date.now() + 20_000;
   while (!page && Date.now() < deadline) {
@@ -154,4 +158,31 @@ export async function openApprovals(profile: Profile): Promise<Page> {
 export async function promptCount(approve: Page): Promise<number> {
   await approve.waitForTimeout(300);
   return approve.locator('[data-prompt-kind]').count();
+}
+
+/** Sets the relay in Settings (the vault must be unlocked) and waits for the network to restart. */
+export async function setRelay(page: Page, profile: Profile, relay: string): Promise<void> {
+  await page.goto(profile.url('vault.html#settings'));
+  await page.getByLabel('Relay address').fill(relay);
+  await page.getByRole('button', { name: 'Save relay' }).click();
+  await page.getByText('Saved. Reconnected through the new relay.').waitFor({ timeout: 60_000 });
+}
+
+/** This vault's did:key, read from Settings. */
+export async function identityOf(page: Page, profile: Profile): Promise<string> {
+  await page.goto(profile.url('vault.html#settings'));
+  return page.getByLabel('Identity (did:key)').inputValue();
+}
+
+/** Answers the approval window's current prompt of `kind` with its approve button. */
+export async function approve(profile: Profile, kind: string, button: string): Promise<Page> {
+  const page = await approvalPage(profile, kind);
+  await page.locator(`[data-prompt-kind="${kind}"]`).first().getByRole('button', { name: button }).click();
+  // The window closes itself when nothing is left; wait until this prompt is gone either way.
+  await page
+    .locator(`[data-prompt-kind="${kind}"]`)
+    .first()
+    .waitFor({ state: 'detached', timeout: 60_000 })
+    .catch(() => undefined);
+  return page;
 }
