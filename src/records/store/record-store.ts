@@ -447,6 +447,23 @@ export class RecordStore {
   // Documents and keys (for sync, issue 6)
 
   /**
+   * Loads the scope documents now (they otherwise load on first use): before a sync session, or to
+   * check every document against its index. Returns how many were loaded.
+   */
+  async loadDocuments(scopes: readonly ScopeName[] = this.scopeNames): Promise<number> {
+    return this.exclusive(async () => {
+      let n = 0;
+      for (const scope of scopes) {
+        const state = this.scopeState(scope);
+        if (state.lines.size === 0 && state.heads.length === 0) continue; // never written
+        await this.ensureDoc(state);
+        n++;
+      }
+      return n;
+    });
+  }
+
+  /**
    * A regular Automerge document holding what the scope document holds (for the sync protocol:
    * `Automerge.generateSyncMessage` / `receiveSyncMessage`). It is a copy: hand the result of a
    * sync back with {@link applyScopeDoc}, and ask again after local writes.
