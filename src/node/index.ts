@@ -17,4 +17,5 @@ export {
   type SharedVault,
   type PullResult,
   type VaultNodeEvent,
+  type SyncStatus,
 } from './vault-node.js';

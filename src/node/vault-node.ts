@@ -118,6 +118,16 @@ export interface PullResult {
   readonly sessions: readonly DocSession[];
 }
 
+/** See {@link VaultNode.syncStatus}. */
+export interface SyncStatus {
+  readonly sessions: readonly { remote: Did; vault: string; doc: string; role: 'dialer' | 'listener' }[];
+  readonly peers: readonly string[];
+  readonly bans: readonly { peer: string; reason: string; until: number }[];
+  readonly misbehaviour: readonly Misbehaviour[];
+  /** Forks of signed tree heads held as proof. */
+  readonly forks: readonly { vault: VaultId; signer: Did; size: number }[];
+}
+
 /** Engine events (a `CustomEvent` each). */
 export type VaultNodeEvent = 'request' | 'granted' | 'revoked' | 'received' | 'misbehaviour' | 'log';
 
@@ -417,6 +427,18 @@ export class VaultNode extends EventTarget {
       sessions.push(session);
     }
     return sessions;
+  }
+
+  /** What sync is doing now: sessions, connected peers, banned peers, recorded misbehaviour, forks. */
+  syncStatus(): SyncStatus {
+    const vaults = [...(this.own ? [this.own] : []), ...this.shared.keys()] as VaultId[];
+    return {
+      sessions: this.docs.sessions().map((s) => ({ remote: s.remote, vault: s.vault, doc: s.doc, role: s.role })),
+      peers: this.libp2p.getPeers().map((p) => p.toString()),
+      bans: this.bans.list(),
+      misbehaviour: this.logs.recorded(),
+      forks: vaults.flatMap((vault) => this.replica.forks(vault).map((f) => ({ vault, signer: f.signer, size: f.size }))),
+    };
   }
 
   // ---------------------------------------------------------------------------------------------

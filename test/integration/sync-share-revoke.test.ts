@@ -66,8 +66,13 @@ describe('share and revoke between a patient and a provider, real engines over r
   it('revokes: the provider is cut off, keys rotate, and a lab written after it cannot be opened by the provider', async () => {
     const { patient, provider, vault, records } = await setUp();
     await share(patient, provider);
+    const live = await provider.node.pull(vault, { live: true });
+    expect(patient.node.syncStatus().sessions.filter((s) => s.remote === provider.identity.did)).toHaveLength(2);
     const [grant] = patient.node.liveGrants();
     const result = await patient.node.revoke(grant!.entry);
+    // The provider's live streams are cut at once.
+    expect(result.streamsEnded).toBe(2);
+    for (const session of live.sessions) expect((await session.closed()).code).toBe('AUTHORIZATION_ENDED');
     expect(result.notice).toBe(COPIED_DATA_NOTICE);
     expect(result.rotated.map((r) => r.scope).sort()).toEqual(['labs', 'summary']);
     expect(result.rotated.every((r) => r.epoch === 1)).toBe(true);
