@@ -3,8 +3,10 @@
  * framework). Everything they serve is synthetic.
  *
  * - Example Hospital (patient portal): shows the patient's records and offers them to Patient
- *   Vault as a FHIR Bundle and as a SMART Health Card ("Save to Patient Vault"). It is also the
- *   card's issuer: its JWKS is at /.well-known/jwks.json, with CORS as the SHC spec requires.
+ *   Vault as a FHIR Bundle and as a SMART Health Card ("Save to Patient Vault"). The card is signed
+ *   by a synthetic issuer, https://hospital.example.org/shc: the SHC spec requires an https
+ *   issuer, and this demo runs on http://localhost, so the vault cannot fetch its keys and imports
+ *   the card marked "signature not verified" — as it would any card from an issuer it cannot check.
  * - Example Clinic: an intake page that asks the patient to share (vault_requestShare), and a
  *   staff page for the clinic's own browser that lists what patients shared (vault_listShared,
  *   vault_getRecords). The clinic's identity (its did:key) is set on the staff page.
@@ -73,8 +75,7 @@ export async function startDemoSites(options: DemoOptions = {}): Promise<DemoSit
 
   const hospital = createServer((req, res) => void hospitalRoute(req, res).catch((e: unknown) => fail(res, e)));
   const hospitalUrl = await listen(hospital, options.hospitalPort ?? 0);
-  // The card's issuer is the hospital itself, so a verifier finds its key at iss + /.well-known/jwks.json.
-  const card = await healthCard(hospitalUrl).catch(() => undefined);
+  const card = await healthCard(DEMO_ISSUER).catch(() => undefined);
 
   async function hospitalRoute(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', hospitalUrl);
@@ -87,10 +88,6 @@ export async function startDemoSites(options: DemoOptions = {}): Promise<DemoSit
     if (url.pathname === '/records/card.smart-health-card') {
       if (!card) return send(res, 404, 'text/plain', 'This demo build has no SMART Health Card support.');
       return send(res, 200, 'application/smart-health-card', card.file);
-    }
-    if (url.pathname === '/.well-known/jwks.json') {
-      if (!card) return send(res, 404, 'text/plain', 'no issuer key');
-      return send(res, 200, 'application/json', JSON.stringify(card.jwks), { 'access-control-allow-origin': '*' });
     }
     return send(res, 404, 'text/plain', 'Not found');
   }
@@ -131,6 +128,9 @@ export async function startDemoSites(options: DemoOptions = {}): Promise<DemoSit
     close: () => Promise.all([close(hospital), close(clinicServer)]).then(() => undefined),
   };
 }
+
+/** The synthetic issuer of the demo card (see the module comment). */
+export const DEMO_ISSUER = 'https://hospital.example.org/shc';
 
 /** A synthetic vaccination card signed by a fresh issuer key whose `iss` is `issuer`. */
 async function healthCard(issuer: string): Promise<{ file: string; jwks: unknown }> {

@@ -67,9 +67,9 @@ function humanName(v: unknown): string | undefined {
   return full || undefined;
 }
 
+/** A Reference's display; a bare `Type/id` means nothing to a reader, so it is left out. */
 function referenceText(v: unknown): string | undefined {
-  const r = obj(v);
-  return r ? (str(r.display) ?? str(r.reference)) : undefined;
+  return str(obj(v)?.display);
 }
 
 /** The clinically relevant date of a resource, as stored (ISO), if it has one. */

@@ -2,7 +2,7 @@ import { initializeWasm } from '@automerge/automerge/slim';
 import automergeWasmUrl from '@automerge/automerge/automerge.wasm?url';
 import { browser } from 'wxt/browser';
 import { createEngineBackend, startEngineHost, type HostRuntime, type HostSettings, type HostSettingsStore, type PermissionPersistence, type OriginRecord } from '../api/index.js';
-import { httpFetchJwks, type FetchJwks } from '../records/index.js';
+import { httpFetchJwks } from '../records/index.js';
 import { openIndexedDbStorage, type Storage } from '../store/index.js';
 import { createBrowserLibp2p } from '../sync/index.js';
 import { openApprovalWindow, setBadge } from './extension-windows.js';
@@ -30,7 +30,8 @@ export function startHostMain(mode: 'offscreen' | 'background'): void {
       storage,
       relay: () => settings.get().relay ?? undefined,
       createLibp2p: (identity, relay) => createBrowserLibp2p({ identity, ...(relay !== undefined && { relay }) }),
-      fetchJwks: issuerKeys(),
+      // SMART Health Card issuer keys, fetched over https from iss + /.well-known/jwks.json.
+      fetchJwks: httpFetchJwks(),
     }),
   );
   startEngineHost({
@@ -48,25 +49,6 @@ export function startHostMain(mode: 'offscreen' | 'background'): void {
         : (count) => void setBadge(count).catch(() => undefined),
   });
   if (mode === 'offscreen') void browser.runtime.sendMessage({ type: 'patientVault/host-ready' }).catch(() => undefined);
-}
-
-/**
- * Fetches SMART Health Card issuer keys: over https as the spec requires, and also from http
- * issuers on this machine (localhost), so a portal under development — the demo hospital — can
- * issue verifiable cards. No other http issuer is fetched.
- */
-function issuerKeys(): FetchJwks {
-  const https = httpFetchJwks();
-  return async (iss) => {
-    const url = new URL(`${iss}/.well-known/jwks.json`);
-    const loopback = url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
-    if (!loopback) return https(iss);
-    const response = await fetch(url, { signal: AbortSignal.timeout(10_000), redirect: 'error', credentials: 'omit' });
-    if (!response.ok) throw new Error(`issuer keys: HTTP ${response.status}`);
-    const text = await response.text();
-    if (text.length > 64 * 1024) throw new Error('issuer keys: too large');
-    return JSON.parse(text) as unknown;
-  };
 }
 
 /** Host settings in the host's database, readable before the vault is unlocked. */

@@ -89,12 +89,28 @@ function AcceptInvitation() {
 }
 
 function Patients() {
+  const host = useHost();
   const q = useHostQuery({ type: 'providerShared', includeEnded: true }, ['grants', 'records']);
   const [open, setOpen] = useState<string>();
+  const [checking, setChecking] = useState(false);
+  const check = async () => {
+    setChecking(true);
+    try {
+      await host.call({ type: 'providerRefresh' });
+    } finally {
+      setChecking(false);
+      q.reload();
+    }
+  };
   if (q.status !== 'ok') return <Loading q={q} />;
-  if (q.value.length === 0) return <p>No patient has shared with you yet.</p>;
   return (
     <>
+      <p>
+        <button class="secondary" disabled={checking} onClick={() => void check()}>
+          {checking ? 'Checking…' : 'Check for updates'}
+        </button>
+      </p>
+      {q.value.length === 0 && <p>No patient has shared with you yet.</p>}
       {q.value.map((g) => (
         <section key={g.id} class="card" aria-label={`Patient ${g.patient.name ?? g.patient.did}`}>
           <div class="row">

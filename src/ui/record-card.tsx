@@ -11,7 +11,13 @@ export function RecordCard({ record }: { record: RecordView }) {
         <h3 style={{ margin: 0 }}>{text.title}</h3>
         <span class="badge">{record.resourceType}</span>
         <span class="badge">{record.scope}</span>
-        {p.verified ? <span class="badge ok">Verified{p.issuer ? ` · ${p.issuer}` : ''}</span> : <span class="badge warn">Not verified</span>}
+        {p.verified ? (
+          <span class="badge ok">Signature verified{p.issuer ? ` · ${p.issuer}` : ''}</span>
+        ) : p.source === 'shc' ? (
+          <span class="badge warn">Signature not verified</span>
+        ) : (
+          <span class="badge">Unsigned import</span>
+        )}
       </div>
       {text.lines.length > 0 && (
         <dl class="kv">

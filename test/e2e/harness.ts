@@ -75,23 +75,28 @@ export async function removeProfileDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-/** The approval window: waits for it to show a prompt of `kind` (opening it if needed). */
+/**
+ * The approval window showing a prompt of `kind`. The window closes itself when it has nothing
+ * left to show and the extension opens a new one for the next prompt, so this keeps looking until
+ * an open approval page shows such a prompt.
+ */
 export async function approvalPage(profile: Profile, kind?: string): Promise<Page> {
-  const find = () =>
-    profile.context
-      .pages()
-      .filter((p) => !p.isClosed() && p.url().startsWith(profile.url('approve.html')))
-      .at(-1);
-  let page = find();
-  const deadline = Date.now() + 20_000;
-  while (!page && Date.now() < deadline) {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const pages = profile.context.pages().filter((p) => !p.isClosed() && p.url().startsWith(profile.url('approve.html')));
+    for (const page of pages.reverse()) {
+      try {
+        await page.waitForLoadState('domcontentloaded');
+        if (!kind) return page;
+        await page.locator(`[data-prompt-kind="${kind}"]`).first().waitFor({ timeout: 1000 });
+        return page;
+      } catch {
+        // Closing, or not showing it (yet): look again.
+      }
+    }
     await new Promise((r) => setTimeout(r, 100));
-    page = find();
   }
-  if (!page) throw new Error('the approval window did not open');
-  await page.waitForLoadState('domcontentloaded');
-  if (kind) await page.locator(`[data-prompt-kind="${kind}"]`).first().waitFor({ timeout: 20_000 });
-  return page;
+  throw new Error(`no approval window showed a ${kind ?? ''} prompt`);
 }
 
 /** Violations of axe-core (WCAG 2.1 A/AA rules) on `page` of impact serious or critical. */
