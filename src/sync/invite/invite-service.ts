@@ -143,6 +143,8 @@ export class InviteService {
         decision,
         new Promise<'timeout'>((resolve) => {
           timer = setTimeout(() => resolve('timeout'), wait);
+          // A request left waiting must not keep a stopping process alive.
+          (timer as { unref?: () => void }).unref?.();
         }),
       ]);
       clearTimeout(timer);
