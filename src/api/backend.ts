@@ -118,7 +118,10 @@ export interface RecordView {
   readonly display: string;
   readonly resource: Readonly<Record<string, unknown>>;
   readonly provenance: {
+    /** How it arrived: a FHIR file or portal (unsigned), or a SMART Health Card (signed). */
+    readonly source?: 'fhir-json' | 'shc';
     readonly issuer?: string;
+    /** The issuer's signature verified (SMART Health Cards only). */
     readonly verified: boolean;
     readonly importedAt: string;
   };

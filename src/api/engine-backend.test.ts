@@ -94,7 +94,7 @@ describe('engine backend: records', () => {
 
 describe('engine backend: sharing', () => {
   it('shares through a pre-approved invitation, shows the grant live on both sides, and revokes', async () => {
-    const address: { current?: string } = {};
+    const address: { current?: string | undefined } = {};
     const patient = await device('Alex Example', () => address.current);
     const provider = await device('Example Clinic');
     address.current = (await patient.addresses())[0];
@@ -128,7 +128,7 @@ describe('engine backend: sharing', () => {
   });
 
   it('asks the user about a request nobody pre-approved, and denies it on their word', async () => {
-    const address: { current?: string } = {};
+    const address: { current?: string | undefined } = {};
     const patient = await device('Alex Example', () => address.current);
     const provider = await device('Example Clinic');
     address.current = (await patient.addresses())[0];

@@ -268,6 +268,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
         display: line.display ?? line.type,
         resource: r.resource,
         provenance: {
+          ...(r.provenance?.source !== undefined && { source: r.provenance.source }),
           verified: r.provenance?.verified ?? false,
           importedAt: r.provenance?.importedAt ?? r.at,
           ...(r.provenance?.issuer !== undefined && { issuer: r.provenance.issuer }),

@@ -127,3 +127,4 @@ export {
 export { startContentBridge, type ContentBridgeInit } from './content-bridge.js';
 export { startEngineHost, type EngineHost, type EngineHostInit, type HostSettings, type HostSettingsStore } from './host.js';
 export { createStoreBackend, type StoreBackend, type StoreBackendInit } from './store-backend.js';
+export { createEngineBackend, grantViews, relayedAddress, type EngineBackend, type EngineBackendInit } from './engine-backend.js';
