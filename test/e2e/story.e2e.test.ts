@@ -319,4 +319,25 @@ describe('6. popup, settings, lock, restart', () => {
     expect(await tab.getByText('Signed in as Alex Example').count()).toBe(1);
     expect(await identityOf(tab, patient)).toBe(patientDid);
   });
+
+  it('an encrypted backup from Settings restores into a fresh profile with the same identity and records', async () => {
+    const tab = await patient.open(patient.url('vault.html#settings'));
+    const [download] = await Promise.all([tab.waitForEvent('download'), tab.getByRole('button', { name: 'Download encrypted backup' }).click()]);
+    const file = await download.path();
+    expect(download.suggestedFilename()).toMatch(/^patient-vault-\d{4}-\d{2}-\d{2}\.pvault$/);
+    const freshDir = await newProfileDir('restored');
+    dirs.push(freshDir);
+    const fresh = await launchProfile('restored', freshDir);
+    try {
+      const page = await fresh.open(fresh.url('vault.html'));
+      await page.getByRole('tab', { name: 'Restore from a backup' }).click();
+      await page.getByLabel('Backup file').setInputFiles(file);
+      await page.getByLabel('The backup’s passphrase').fill(TEST_PASSPHRASE);
+      await page.getByRole('button', { name: 'Restore vault' }).click();
+      await page.getByTestId('timeline').waitFor({ timeout: 90_000 });
+      expect(await identityOf(page, fresh)).toBe(patientDid);
+    } finally {
+      await fresh.close();
+    }
+  });
 });
