@@ -18,4 +18,5 @@ export {
   type PullResult,
   type VaultNodeEvent,
   type SyncStatus,
+  type InboxItem,
 } from './vault-node.js';

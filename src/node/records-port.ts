@@ -25,6 +25,16 @@ export interface RecordsPort {
   exportScopeKeys(scope: ScopeName, epochs?: readonly number[]): ScopeKeyExport;
   /** Adds received keys of a scope. */
   importScopeKeys(exported: ScopeKeyExport): Promise<void>;
+  /** Stores resources (used to accept a provider's pushed result into a scope). */
+  importResources?(items: readonly InboxImport[]): Promise<unknown>;
+}
+
+/** One resource to store, as the records store takes it (src/records' ResourceToStore). */
+export interface InboxImport {
+  resource: object;
+  scope: ScopeName;
+  provenance: { source: 'fhir-json' | 'shc'; verified: boolean; importedAt: string };
+  sourceKey: string;
 }
 
 /**

@@ -1,6 +1,6 @@
 import * as Automerge from '@automerge/automerge';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
-import { decodeCanonical, encodeCanonical, toBase64Url, utf8, fromUtf8, type Did, type Identity } from '../crypto/index.js';
+import { decodeCanonical, encodeCanonical, openSealed, randomBytes, sealTo, toBase64Url, utf8, fromUtf8, type Did, type Identity } from '../crypto/index.js';
 import {
   LogVerifier,
   LogWriter,
@@ -41,6 +41,7 @@ import {
   type ShareRequest,
   type SyncLibp2p,
   type SyncStateStore,
+  type SyncTarget,
   type TokenVerdict,
 } from '../sync/index.js';
 import { NodeError } from './errors.js';
@@ -103,6 +104,13 @@ export interface AccessReceipt {
   readonly at: number;
 }
 
+/** A result a provider pushed, waiting for the patient. */
+export interface InboxItem {
+  readonly id: string;
+  readonly from: Did;
+  readonly resource: Record<string, unknown>;
+}
+
 /** A vault shared with this device. */
 export interface SharedVault {
   readonly vault: VaultId;
@@ -138,6 +146,14 @@ const LOG = 'engine/log/';
 const SHARED = 'engine/shared/';
 const INVITE = 'engine/invite/';
 const SYNC = 'engine/sync/';
+const INBOX = 'engine/inbox/';
+/** Doc-protocol name of a provider's inbox at the patient: `inbox/<provider did>`. */
+const INBOX_DOC = 'inbox/';
+
+/** Associated data of an inbox item: it opens only as that item of that provider's inbox of that vault. */
+function inboxAd(vault: string, from: Did, id: string): Uint8Array {
+  return utf8(`patient-vault/inbox/v1/${vault}/${from}/${id}`);
+}
 
 /**
  * The vault engine one device runs, in Node and in the browser: it composes src/grants (the log,
@@ -170,6 +186,8 @@ export class VaultNode extends EventTarget {
   /** Relays this device deposited at (to drop a revoked party's slots there). */
   private readonly relays = new Map<string, Multiaddr>();
   private readonly mailbox: MailboxClient;
+  /** Inbox documents by `<vault>/<provider did>`. */
+  private readonly inboxes = new Map<string, { vault: VaultId; from: Did; doc: DocumentHandle<Record<string, Uint8Array>> }>();
 
   private constructor(init: VaultNodeInit, replica: GrantLogReplica) {
     super();
@@ -288,14 +306,15 @@ export class VaultNode extends EventTarget {
   }
 
   /** Grants `grantee` read access to `scopes`, sealing each scope's keys to it. */
-  async grant(grantee: Did, options: { scopes: readonly ScopeName[]; purpose: GrantPurpose; expires: number | null }): Promise<EntryId> {
+  async grant(grantee: Did, options: { scopes: readonly ScopeName[]; purpose: GrantPurpose; expires: number | null; append?: boolean }): Promise<EntryId> {
     const vault = this.requireOwn();
     if (options.scopes.length === 0) throw new NodeError('INVALID_INPUT', 'a grant needs at least one scope');
     const records = await this.recordsOf(vault);
     const scopes = [...new Set(options.scopes)].sort();
     const keys = (await Promise.all(scopes.map((scope) => sealScopeKeys(grantee, vault, records.exportScopeKeys(scope))))).flat();
     keys.sort((a, b) => (a.scope === b.scope ? a.epoch - b.epoch : a.scope < b.scope ? -1 : 1));
-    const body: GrantBody = { grantee, scopes, actions: ['read'], purpose: options.purpose, expires: options.expires, keys };
+    // 'append' lets the grantee push results into its inbox for this patient (never into a scope).
+    const body: GrantBody = { grantee, scopes, actions: options.append === true ? ['append', 'read'] : ['read'], purpose: options.purpose, expires: options.expires, keys };
     const entry = await this.writerOf(vault).append(this.identity, 'grant', body, { ts: this.now() });
     await this.noteWritten(vault, [entry]);
     this.emit('granted', { grant: entry.id, grantee, scopes });
@@ -611,6 +630,104 @@ export class VaultNode extends EventTarget {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Inbox: results a provider pushes, which the patient accepts into a scope or rejects
+
+  /**
+   * Pushes a result (a FHIR resource) into this provider's inbox at the patient of `vault`. It is
+   * sealed to the patient; it never touches the patient's scopes until the patient accepts it.
+   * Needs a live grant with 'append' (NOT_AUTHORIZED otherwise). Returns the item's id.
+   */
+  async pushResult(vault: VaultId, resource: Record<string, unknown>): Promise<string> {
+    const shared = this.shared.get(vault);
+    if (!shared) throw new NodeError('NOT_FOUND', 'this vault is not shared with this device');
+    const id = toBase64Url(randomBytes(12));
+    const sealed = await sealTo(shared.patient, utf8(JSON.stringify(resource)), inboxAd(vault, this.identity.did, id));
+    const handle = await this.inboxOf(this.identity.did, vault);
+    handle.change((d) => {
+      d[id] = sealed;
+    });
+    try {
+      const session = await this.syncFailure(() => this.docs.sync(multiaddr(shared.address), { vault, doc: `${INBOX_DOC}${this.identity.did}`, target: handle }));
+      await session.synced();
+    } catch (error) {
+      // Refused or unreachable: the result is not kept for a later push; the caller decides.
+      handle.change((d) => {
+        delete d[id];
+      });
+      throw error;
+    }
+    await this.persistInbox(vault, this.identity.did, handle);
+    return id;
+  }
+
+  /** Results waiting in this vault's inboxes, opened (they are sealed to this patient). */
+  async inbox(): Promise<InboxItem[]> {
+    const vault = this.requireOwn();
+    // Inboxes kept from before a restart load on first look.
+    for await (const { key } of this.store.rangeSealed(`${INBOX}${vault}/`)) await this.inboxOf(key.slice(`${INBOX}${vault}/`.length) as Did, vault);
+    const out: InboxItem[] = [];
+    for (const handle of this.inboxes.values()) {
+      if (handle.vault !== vault) continue;
+      const from = handle.from;
+      for (const [id, sealed] of Object.entries(handle.doc.current())) {
+        try {
+          const resource = JSON.parse(fromUtf8(await openSealed(this.identity, sealed, inboxAd(vault, from, id)))) as Record<string, unknown>;
+          out.push({ id, from, resource });
+        } catch {
+          // Not sealed to this patient for this inbox: never shown, never imported.
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Accepts a pushed result into `scope` of the patient's records and removes it from the inbox. */
+  async acceptResult(from: Did, id: string, scope: ScopeName): Promise<void> {
+    const item = (await this.inbox()).find((i) => i.from === from && i.id === id);
+    if (!item) throw new NodeError('NOT_FOUND', 'no such result in the inbox');
+    await this.editRecords([scope], async (records) => {
+      if (!records.importResources) throw new NodeError('INVALID_INPUT', 'this records store cannot import');
+      await records.importResources([
+        { resource: item.resource, scope, provenance: { source: 'fhir-json', verified: false, importedAt: new Date(this.now()).toISOString() }, sourceKey: `inbox:${from}:${id}` },
+      ]);
+    });
+    await this.dropInboxItem(from, id);
+  }
+
+  /** Rejects a pushed result: it is removed from the inbox and never imported. */
+  async rejectResult(from: Did, id: string): Promise<void> {
+    await this.dropInboxItem(from, id);
+  }
+
+  private async dropInboxItem(from: Did, id: string): Promise<void> {
+    const vault = this.requireOwn();
+    const handle = await this.inboxOf(from);
+    handle.change((d) => {
+      delete d[id];
+    });
+    await this.persistInbox(vault, from, handle);
+  }
+
+  /** The inbox document of `from` at vault `vault` (default: this device's own vault), loaded once. */
+  private async inboxOf(from: Did, vault: VaultId = this.requireOwn()): Promise<DocumentHandle<Record<string, Uint8Array>>> {
+    const key = `${vault}/${from}`;
+    let entry = this.inboxes.get(key);
+    if (!entry) {
+      const saved = await this.store.getSealed(`${INBOX}${key}`);
+      const handle = new DocumentHandle<Record<string, Uint8Array>>(saved ? Automerge.load(saved) : undefined);
+      // Results a provider pushes are kept as they arrive, so none is lost if the patient's node stops.
+      handle.subscribe(() => void this.persistInbox(vault, from, handle).catch(() => undefined));
+      entry = { vault, from, doc: handle };
+      this.inboxes.set(key, entry);
+    }
+    return entry.doc;
+  }
+
+  private async persistInbox(vault: VaultId, from: Did, handle: DocumentHandle<Record<string, Uint8Array>>): Promise<void> {
+    await this.store.putSealed(`${INBOX}${vault}/${from}`, Automerge.save(handle.current()));
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Inside
 
   private emit(type: VaultNodeEvent, detail: unknown): void {
@@ -738,6 +855,11 @@ export class VaultNode extends EventTarget {
 
   private authorize(remote: Did, vault: string, doc: string): AccessMode | false {
     const log = this.replica.log(vault);
+    if (log && vault === this.own && doc === `${INBOX_DOC}${remote}`) {
+      // A provider's own inbox at the patient: writable while it holds a live grant with 'append'.
+      const now = this.now();
+      return log.verdict(now).grants.some((g) => g.grantee === remote && g.actions.includes('append')) ? 'write' : false;
+    }
     if (!log || !isScopeName(doc)) return false;
     const now = this.now();
     const read = log.entitlement(remote, doc, now, 'read');
@@ -746,7 +868,8 @@ export class VaultNode extends EventTarget {
     return read.as === 'grant' ? 'read' : 'write';
   }
 
-  private async resolveTarget(vault: string, doc: string): Promise<ScopeTarget | undefined> {
+  private async resolveTarget(vault: string, doc: string): Promise<SyncTarget | undefined> {
+    if (vault === this.own && doc.startsWith(INBOX_DOC)) return this.inboxOf(doc.slice(INBOX_DOC.length) as Did);
     if (!isScopeName(doc) || !this.replica.log(vault)) return undefined;
     return this.targetOf(vault as VaultId, doc, await this.recordsOf(vault as VaultId));
   }
