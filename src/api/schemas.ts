@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SCOPE_NAMES, SENSITIVE_SCOPES as GRANT_SENSITIVE_SCOPES, type ScopeName } from '../grants/index.js';
 import {
   MAX_METHOD_CHARS,
   MAX_NAME_CHARS,
@@ -15,21 +16,12 @@ import { rpcErrors } from './errors.js';
  * so a typo or an injected field fails loudly instead of being silently dropped.
  */
 
-/** Scopes a vault is split into (ARCHITECTURE.md "Vault and scopes"). */
-export const SCOPES = [
-  'summary',
-  'labs',
-  'notes',
-  'imaging',
-  'mental-health',
-  'substance-use',
-  'reproductive',
-  'genomics',
-] as const;
+/** Scopes a vault is split into: the grant log's list (ARCHITECTURE.md "Vault and scopes"). */
+export const SCOPES = SCOPE_NAMES;
 /** A scope name. */
-export type Scope = (typeof SCOPES)[number];
+export type Scope = ScopeName;
 /** Scopes never shared unless the user turns them on explicitly. */
-export const SENSITIVE_SCOPES: ReadonlySet<Scope> = new Set(['mental-health', 'substance-use', 'reproductive', 'genomics']);
+export const SENSITIVE_SCOPES: ReadonlySet<Scope> = new Set(GRANT_SENSITIVE_SCOPES);
 
 /** Why a provider asks for data (ARCHITECTURE.md "The grant log", grant purpose). */
 export const PURPOSES = ['treatment', 'research', 'family', 'emergency'] as const;
