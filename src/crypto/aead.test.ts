@@ -1,15 +1,9 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AEAD_MAX_PLAINTEXT, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, asSymmetricKey, generateKey, open, seal } from './aead.js';
 import { concatBytes, equalBytes, fromHex, toBase58, toBase64Url, toHex, utf8 } from './bytes.js';
-import { CryptoError } from './errors.js';
 import type { SymmetricKey } from './types.js';
-
-/** Reads a vector file of test/vectors/ (origins in test/vectors/README.md). */
-function loadVectors<T>(path: string): T {
-  return JSON.parse(readFileSync(new URL(`../../test/vectors/${path}`, import.meta.url), 'utf8')) as T;
-}
+import { flipBit, loadVectors, thrown } from './test-support.js';
 
 interface GcmVector {
   name: string;
@@ -21,22 +15,6 @@ interface GcmVector {
   tag: string;
 }
 const GCM = loadVectors<{ vectors: GcmVector[] }>('aes-gcm/gcm-spec-aes256.json').vectors;
-
-function thrown(fn: () => unknown): CryptoError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(CryptoError);
-    return error as CryptoError;
-  }
-  throw new Error('expected a CryptoError, nothing was thrown');
-}
-
-function flipBit(bytes: Uint8Array, bit: number): Uint8Array {
-  const out = bytes.slice();
-  out[bit >> 3]! ^= 1 << (bit & 7);
-  return out;
-}
 
 /** Associated data as the records layer builds it: vault, scope and record named. */
 const AD = utf8('vault:v1/scope:labs/record:obs-1');

@@ -16,16 +16,7 @@ import {
   utf8,
 } from './bytes.js';
 import { CryptoError } from './errors.js';
-
-function thrown(fn: () => unknown): CryptoError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(CryptoError);
-    return error as CryptoError;
-  }
-  throw new Error('expected a CryptoError, nothing was thrown');
-}
+import { thrown } from './test-support.js';
 
 /** Inputs that are not a Uint8Array, as a page, a peer or a bug could hand them over. */
 const NOT_BYTES: readonly [string, unknown][] = [

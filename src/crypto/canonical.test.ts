@@ -5,16 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { concatBytes, fromHex, toHex } from './bytes.js';
 import { decodeCanonical, encodeCanonical, MAX_CANONICAL_DEPTH } from './canonical.js';
 import { CryptoError } from './errors.js';
-
-function thrown(fn: () => unknown): CryptoError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(CryptoError);
-    return error as CryptoError;
-  }
-  throw new Error('expected a CryptoError, nothing was thrown');
-}
+import { thrown } from './test-support.js';
 
 /** `n` copies of the byte string `unit`, then `tail`. */
 function repeat(unit: string, n: number, tail: string): Uint8Array {

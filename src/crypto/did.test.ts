@@ -1,15 +1,9 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { concatBytes, fromBase58, fromBase64Url, fromHex, toBase58, toHex } from './bytes.js';
 import { didFromPublicKey, parseDid, publicKeyFromDid } from './did.js';
-import { CryptoError } from './errors.js';
 import { identityFromSecretKey } from './identity.js';
-
-/** Reads a vector file of test/vectors/ (origins in test/vectors/README.md). */
-function loadVectors<T>(path: string): T {
-  return JSON.parse(readFileSync(new URL(`../../test/vectors/${path}`, import.meta.url), 'utf8')) as T;
-}
+import { loadVectors, thrown } from './test-support.js';
 
 interface DidKeyVector {
   seed: string;
@@ -17,16 +11,6 @@ interface DidKeyVector {
   didDocument: { id: string; verificationMethod: { id: string }[] };
 }
 const DID_KEYS = Object.entries(loadVectors<Record<string, DidKeyVector>>('did-key/w3c-ccg-did-key-ed25519-x25519.json'));
-
-function thrown(fn: () => unknown): CryptoError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(CryptoError);
-    return error as CryptoError;
-  }
-  throw new Error('expected a CryptoError, nothing was thrown');
-}
 
 describe('did:key vectors (W3C CCG did-method-key, Ed25519)', () => {
   it('has the five vectors', () => {

@@ -1,16 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { equalBytes, fromHex, toHex, utf8 } from './bytes.js';
-import { CryptoError } from './errors.js';
 import { hkdfSha256, hmacSha256, sha256, sha256Async } from './hash.js';
-
-/** Reads a vector file of test/vectors/ (origins in test/vectors/README.md). */
-function loadVectors<T>(path: string): T {
-  return JSON.parse(readFileSync(new URL(`../../test/vectors/${path}`, import.meta.url), 'utf8')) as T;
-}
+import { loadVectors, thrown } from './test-support.js';
 
 interface HkdfVector {
   name: string;
@@ -22,16 +16,6 @@ interface HkdfVector {
   okm: string;
 }
 const { vectors: HKDF } = loadVectors<{ vectors: HkdfVector[] }>('hkdf/rfc5869-sha256.json');
-
-function thrown(fn: () => unknown): CryptoError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(CryptoError);
-    return error as CryptoError;
-  }
-  throw new Error('expected a CryptoError, nothing was thrown');
-}
 
 describe('hkdfSha256 (RFC 5869)', () => {
   it('has the three SHA-256 test cases of Appendix A', () => {

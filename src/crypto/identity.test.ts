@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toBase58, toBase64Url, toHex, utf8 } from './bytes.js';
-import { CryptoError } from './errors.js';
 import {
   generateIdentity,
   identityFromSecretKey,
@@ -16,11 +14,7 @@ import {
   verifyReference,
   type Identity,
 } from './identity.js';
-
-/** Reads a vector file of test/vectors/ (origins in test/vectors/README.md). */
-function loadVectors<T>(path: string): T {
-  return JSON.parse(readFileSync(new URL(`../../test/vectors/${path}`, import.meta.url), 'utf8')) as T;
-}
+import { flipBit, loadVectors, thrown } from './test-support.js';
 
 interface Rfc8032Vector {
   name: string;
@@ -46,23 +40,6 @@ const WYCHEPROOF_CASES = WYCHEPROOF.testGroups.flatMap((g) => g.tests.map((t) =>
 
 const ZIP215 = loadVectors<{ vk_bytes: string; sig_bytes: string }[]>('ed25519/zip215.json');
 const SPECCHECK = loadVectors<{ message: string; pub_key: string; signature: string }[]>('ed25519/speccheck-edge-cases.json');
-
-function thrown(fn: () => unknown): CryptoError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(CryptoError);
-    return error as CryptoError;
-  }
-  throw new Error('expected a CryptoError, nothing was thrown');
-}
-
-/** A copy of `bytes` with bit `bit` (0..8·length−1) flipped. */
-function flipBit(bytes: Uint8Array, bit: number): Uint8Array {
-  const out = bytes.slice();
-  out[bit >> 3]! ^= 1 << (bit & 7);
-  return out;
-}
 
 describe('RFC 8032 §7.1 Ed25519 vectors', () => {
   it('has TEST 1, 2, 3, 1024 and SHA(abc)', () => {

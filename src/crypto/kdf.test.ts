@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { argon2id } from '@noble/hashes/argon2.js';
 import { describe, expect, it } from 'vitest';
 import { equalBytes, fromHex, toHex, utf8 } from './bytes.js';
-import { CryptoError } from './errors.js';
 import {
   checkKdfParams,
   DEFAULT_KDF_COST,
@@ -14,11 +12,7 @@ import {
   newKdfParams,
   type KdfParams,
 } from './kdf.js';
-
-/** Reads a vector file of test/vectors/ (origins in test/vectors/README.md). */
-function loadVectors<T>(path: string): T {
-  return JSON.parse(readFileSync(new URL(`../../test/vectors/${path}`, import.meta.url), 'utf8')) as T;
-}
+import { loadVectors, thrown } from './test-support.js';
 
 interface Argon2Vector {
   name: string;
@@ -33,16 +27,6 @@ interface Argon2Vector {
   tag: string;
 }
 const RFC9106 = loadVectors<{ vectors: Argon2Vector[] }>('argon2/rfc9106-argon2id.json').vectors;
-
-function thrown(fn: () => unknown): CryptoError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(CryptoError);
-    return error as CryptoError;
-  }
-  throw new Error('expected a CryptoError, nothing was thrown');
-}
 
 /** Tiny parameters, allowed only with allowWeak: tests must not burn 64 MiB × 2 per case. */
 const WEAK = { memoryKiB: 64, iterations: 1, parallelism: 1 } as const;

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -7,11 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { concatBytes, equalBytes, fromBase58, fromBase64Url, fromHex, toBase58, toHex, utf8 } from './bytes.js';
 import { generateIdentity, identityFromSecretKey, type Identity } from './identity.js';
 import { openSealed, sealTo } from './seal-to.js';
-
-/** Reads a vector file of test/vectors/ (origins in test/vectors/README.md). */
-function loadVectors<T>(path: string): T {
-  return JSON.parse(readFileSync(new URL(`../../test/vectors/${path}`, import.meta.url), 'utf8')) as T;
-}
+import { flipBit, loadVectors } from './test-support.js';
 
 interface Rfc7748 {
   scalarMultiplication: { name: string; scalar: string; u: string; output: string }[];
@@ -27,12 +22,6 @@ interface DidKeyVector {
 const DID_KEYS = Object.entries(loadVectors<Record<string, DidKeyVector>>('did-key/w3c-ccg-did-key-ed25519-x25519.json'));
 
 const AD = utf8('grant:g-1/scope:labs/epoch:3');
-
-function flipBit(bytes: Uint8Array, bit: number): Uint8Array {
-  const out = bytes.slice();
-  out[bit >> 3]! ^= 1 << (bit & 7);
-  return out;
-}
 
 describe('RFC 7748 X25519 through @noble/curves (the key agreement sealTo uses)', () => {
   it.each(RFC7748.scalarMultiplication)('$name', (v) => {
