@@ -32,6 +32,7 @@ import {
 } from './backend.js';
 import { SENSITIVE_SCOPES, type ImportParams, type Scope, type ShareParams } from './schemas.js';
 import { createStoreBackend, type StoreBackend } from './store-backend.js';
+import { listenerSet } from './listeners.js';
 
 /** Options of {@link createEngineBackend}. */
 export interface EngineBackendInit {
@@ -110,16 +111,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
     ...(init.allowWeakKdf !== undefined && { allowWeakKdf: init.allowWeakKdf }),
     ...(init.idleCheckMs !== undefined && { idleCheckMs: init.idleCheckMs }),
   });
-  const listeners = new Set<(e: BackendEvent) => void>();
-  const emit = (e: BackendEvent) => {
-    for (const fn of listeners) {
-      try {
-        fn(e);
-      } catch {
-        // A listener's failure must not hide the event from the others.
-      }
-    }
-  };
+  const { emit, subscribe } = listenerSet<BackendEvent>();
   const preApprovals = new Map<string, PreApproval>();
   const waitingPeers = new Map<string, PendingRequest>();
   let session: Promise<Session> | undefined;
@@ -299,10 +291,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
     setAutoLock: (minutes) => base.setAutoLock(minutes),
     exportBackup: () => base.exportBackup(),
     restoreBackup: (backup, passphrase) => base.restoreBackup(backup, passphrase),
-    subscribe(fn) {
-      listeners.add(fn);
-      return () => listeners.delete(fn);
-    },
+    subscribe,
     checkIdle: () => base.checkIdle(),
     async addresses() {
       if (!base.unlockedVault()) return [];

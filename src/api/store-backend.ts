@@ -1,6 +1,7 @@
 import { fromUtf8, utf8 } from '../crypto/index.js';
 import { StoreError, Vault, type KdfCost, type Storage } from '../store/index.js';
 import { BackendError, type BackendEvent, type VaultBackend, type VaultStatus } from './backend.js';
+import { listenerSet } from './listeners.js';
 
 /** Options of {@link createStoreBackend}. */
 export interface StoreBackendInit {
@@ -43,16 +44,7 @@ export async function createStoreBackend(init: StoreBackendInit): Promise<StoreB
     ...(init.allowWeakKdf !== undefined && { allowWeakKdf: init.allowWeakKdf }),
     ...(init.kdfCost !== undefined && { kdfCost: init.kdfCost }),
   };
-  const listeners = new Set<(e: BackendEvent) => void>();
-  const emit = (e: BackendEvent) => {
-    for (const fn of listeners) {
-      try {
-        fn(e);
-      } catch {
-        // One listener's failure must not hide the event from the others.
-      }
-    }
-  };
+  const { emit, subscribe } = listenerSet<BackendEvent>();
 
   let vault: Vault | undefined = (await isEmpty(init.storage)) ? undefined : await store(() => Vault.open(init.storage, options));
   let displayName: string | undefined;
@@ -148,10 +140,7 @@ export async function createStoreBackend(init: StoreBackendInit): Promise<StoreB
       await loadProfile(v);
       emit({ type: 'lock', locked: false });
     },
-    subscribe(fn) {
-      listeners.add(fn);
-      return () => listeners.delete(fn);
-    },
+    subscribe,
     checkIdle,
     unlockedVault: () => (vault && !vault.isLocked() ? vault : undefined),
     close() {
