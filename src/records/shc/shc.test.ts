@@ -1,32 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { deflateSync } from 'fflate';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { RecordsError } from '../errors.js';
 import { parseImport } from '../index.js';
 import { httpFetchJwks, MAX_PAYLOAD_BYTES, assembleQrLines, decodeNumeric, encodeNumeric, inflateCapped, jwkThumbprint, parseJws, signingKeysOf, TrustedIssuers, decodeQrImage } from './index.js';
+import { refusal, spec, SPEC_ISS, SPEC_NOW, specTrust } from '../../../test/fixtures/shc-spec.js';
 
 // Test vectors from the SMART Health Cards specification (github.com/smart-on-fhir/health-cards,
 // branch gh-pages, examples/; CC-BY 4.0 / MIT): see test/fixtures/README.md.
-const SHC = new URL('../../../test/fixtures/samples/shc/', import.meta.url);
-const spec = (name: string): string => readFileSync(new URL(name, SHC), 'utf8');
-const SPEC_ISS = 'https://spec.smarthealth.cards/examples/issuer';
-const SPEC_NOW = new Date('2024-01-01T00:00:00Z'); // after the examples' nbf (2023-06-22), before example 03's exp
-const specTrust = (): TrustedIssuers => {
-  const t = new TrustedIssuers();
-  t.addJwks(SPEC_ISS, JSON.parse(spec('issuer-jwks.json')));
-  return t;
-};
-
-async function refusal(promise: Promise<unknown>): Promise<RecordsError> {
-  try {
-    await promise;
-  } catch (e) {
-    expect(e).toBeInstanceOf(RecordsError);
-    return e as RecordsError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('SMART Health Cards: spec vectors', () => {
   it('every key of the spec example JWKS has kid = RFC 7638 thumbprint', () => {
