@@ -1,7 +1,7 @@
 import type { Stream } from '@libp2p/interface';
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils';
 import { z } from 'zod';
-import { decodeCanonical, encodeCanonical } from './lower.js';
+import { decodeCanonical, encodeCanonical } from '../crypto/index.js';
 import { SyncError, describeError, isSyncErrorCode, type SyncErrorCode } from './errors.js';
 
 /** The wire version every message of every protocol carries in its `v` field. */

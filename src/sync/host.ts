@@ -1,6 +1,6 @@
 import type { Connection, DialOptions, Stream, PeerId, StreamHandler, StreamHandlerOptions } from '@libp2p/interface';
 import type { Multiaddr } from '@multiformats/multiaddr';
-import { didFromPeerId, type Did } from './lower.js';
+import { didFromPeerId, type Did } from '../crypto/index.js';
 import { SyncError } from './errors.js';
 
 /**

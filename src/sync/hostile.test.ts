@@ -5,7 +5,7 @@ import { DOC_MAX_INBOUND_STREAMS, DOC_PROTOCOL, DocSync, DocumentHandle } from '
 import { FramedStream, RemoteEndError } from './framing.js';
 import { INVITE_PROTOCOL, InviteService, MemoryInvitationBook, RequestQueue } from './invite/index.js';
 import { LOG_PROTOCOL, LogSync, type LogReplica } from './log/index.js';
-import { encodeCanonical } from './lower.js';
+import { encodeCanonical } from '../crypto/index.js';
 import { eventually, startPeers, stopPeers, type TestPeer } from './testkit.js';
 import { z } from 'zod';
 

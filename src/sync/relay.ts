@@ -1,4 +1,4 @@
-import { generateIdentity, identityFromSecretKey, type Identity } from './lower.js';
+import { generateIdentity, identityFromSecretKey, type Identity } from '../crypto/index.js';
 import { PeerBans } from './libp2p/index.js';
 import { createRelayLibp2p, type RelayLibp2p } from './libp2p/node.js';
 import { Mailbox, type MailboxStorage } from './mailbox/index.js';

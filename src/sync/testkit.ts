@@ -2,7 +2,7 @@
  * Helpers for tests of this layer and the integration tests: real libp2p nodes over loopback TCP,
  * each with its own identity. Not used by shipped code.
  */
-import { generateIdentity, type Identity } from './lower.js';
+import { generateIdentity, type Identity } from '../crypto/index.js';
 import { PeerBans } from './libp2p/bans.js';
 import type { SyncLibp2p } from './libp2p/common.js';
 import { createNodeLibp2p } from './libp2p/node.js';

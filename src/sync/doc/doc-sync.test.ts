@@ -1,6 +1,6 @@
 import * as Automerge from '@automerge/automerge';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Did } from '../lower.js';
+import type { Did } from '../../crypto/index.js';
 import { FramedStream } from '../framing.js';
 import { eventually, startPeers, stopPeers, type TestPeer } from '../testkit.js';
 import { DOC_PROTOCOL } from './constants.js';

@@ -1,6 +1,6 @@
 import * as Automerge from '@automerge/automerge';
 import type { Connection, Stream } from '@libp2p/interface';
-import type { Did } from '../lower.js';
+import type { Did } from '../../crypto/index.js';
 import { deferred } from '../deferred.js';
 import { SyncError, describeError, type SyncErrorCode } from '../errors.js';
 import { FramedStream, RemoteEndError, WIRE_VERSION } from '../framing.js';

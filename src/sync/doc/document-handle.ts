@@ -1,5 +1,5 @@
 import * as Automerge from '@automerge/automerge';
-import type { Did } from '../lower.js';
+import type { Did } from '../../crypto/index.js';
 
 /** Who caused a document to change: this device, or a remote peer through a sync session. */
 export type ChangeOrigin = { readonly local: true } | { readonly local: false; readonly remote: Did };

@@ -1,5 +1,5 @@
-import type { Did } from '../lower.js';
-import { toBase64Url } from '../lower.js';
+import type { Did } from '../../crypto/index.js';
+import { toBase64Url } from '../../crypto/index.js';
 import type { Invitation } from './invitation.js';
 
 /** The outcome of presenting a token. */

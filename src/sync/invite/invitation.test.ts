@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeCanonical, generateIdentity, toBase64Url } from '../lower.js';
+import { encodeCanonical, generateIdentity, toBase64Url } from '../../crypto/index.js';
 import { decodeInvitation, encodeInvitation, invitationDialAddress, newInvitation } from './invitation.js';
 
 const RELAY = '/ip4/127.0.0.1/tcp/4001/ws/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN';

@@ -2,7 +2,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { z } from 'zod';
 import { SyncError } from '../errors.js';
 import { bytesMax } from '../framing.js';
-import { decodeCanonical, didFromPublicKey, encodeCanonical, fromBase64Url, peerIdFromDid, publicKeyFromDid, randomBytes, toBase64Url, type Did } from '../lower.js';
+import { decodeCanonical, didFromPublicKey, encodeCanonical, fromBase64Url, peerIdFromDid, publicKeyFromDid, randomBytes, toBase64Url, type Did } from '../../crypto/index.js';
 import { DEFAULT_INVITATION_TTL_MS, INVITATION_SCHEME, MAX_INVITATION_CHARS, TOKEN_BYTES } from './constants.js';
 
 /** A one-time invitation: whom to reach, through which relay, with which token, until when. */

@@ -1,6 +1,6 @@
 import { SyncError } from '../errors.js';
 import { deferred, type Deferred } from '../deferred.js';
-import { randomBytes, toBase64Url, type Did } from '../lower.js';
+import { randomBytes, toBase64Url, type Did } from '../../crypto/index.js';
 import { MAX_PENDING_REQUESTS } from './constants.js';
 import type { Approval, ShareRequest } from './messages.js';
 

@@ -3,7 +3,7 @@ import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify, type Identify } from '@libp2p/identify';
 import type { Libp2p, PrivateKey } from '@libp2p/interface';
 import { ping, type Ping } from '@libp2p/ping';
-import { libp2pPrivateKey, type Identity } from '../lower.js';
+import { libp2pPrivateKey, type Identity } from '../../crypto/index.js';
 import type { PeerBans } from './bans.js';
 import {
   INBOUND_CONNECTION_THRESHOLD,

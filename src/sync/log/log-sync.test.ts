@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { concatBytes, encodeCanonical, decodeCanonical, generateIdentity, sha256, sign, toBase64Url, verify, publicKeyFromDid, type Did, type Identity } from '../lower.js';
+import { concatBytes, encodeCanonical, decodeCanonical, generateIdentity, sha256, sign, toBase64Url, verify, publicKeyFromDid, type Did, type Identity } from '../../crypto/index.js';
 import { FramedStream } from '../framing.js';
 import { eventually, startPeers, stopPeers, type TestPeer } from '../testkit.js';
 import { LOG_PROTOCOL } from './constants.js';

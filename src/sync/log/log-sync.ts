@@ -3,7 +3,7 @@ import { SyncError, describeError, type SyncErrorCode } from '../errors.js';
 import { FramedStream, RemoteEndError, WIRE_VERSION } from '../framing.js';
 import { openStream, remoteDidOf, type DialTarget, type ProtocolHost } from '../host.js';
 import type { PeerBans } from '../libp2p/index.js';
-import type { Did } from '../lower.js';
+import type { Did } from '../../crypto/index.js';
 import {
   LOG_MAX_INBOUND_STREAMS,
   LOG_MAX_OUTBOUND_STREAMS,

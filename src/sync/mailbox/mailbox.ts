@@ -5,7 +5,7 @@ import { SyncError, describeError } from '../errors.js';
 import { FramedStream, RemoteEndError, WIRE_VERSION } from '../framing.js';
 import { openStream, remoteDidOf, type DialTarget, type ProtocolHost } from '../host.js';
 import type { PeerBans } from '../libp2p/index.js';
-import type { Did } from '../lower.js';
+import type { Did } from '../../crypto/index.js';
 import type { MailboxStorage } from './storage.js';
 import {
   MAILBOX_PROTOCOL,

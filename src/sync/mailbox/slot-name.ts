@@ -1,5 +1,5 @@
 import { SyncError } from '../errors.js';
-import type { Did } from '../lower.js';
+import type { Did } from '../../crypto/index.js';
 import { SLOT_PREFIX } from './constants.js';
 
 /** A slot: what `depositor` left at the relay for `recipient`, under a name (a scope, `log`, `inbox`). */

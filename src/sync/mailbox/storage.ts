@@ -1,4 +1,4 @@
-import type { Storage } from '../lower.js';
+import type { Storage } from '../../store/index.js';
 
 /**
  * What the mailbox needs of a store: src/store's {@link Storage} (LevelDB under the relay's
