@@ -30,6 +30,7 @@ import {
 } from './backup-format.js';
 import { StoreError } from './errors.js';
 import { CURRENT_SCHEMA_VERSION } from './migrations/index.js';
+import { RECORD_FORMAT, RECORD_OVERHEAD, createRecordSealer, recordAssociatedData, type RecordSealer } from './record-sealer.js';
 import type { BatchOperation, Storage, StorageEntry } from './storage.js';
 import { MAX_BATCH_OPERATIONS, MAX_STORAGE_KEY_LENGTH, checkPrefix } from './storage-input.js';
 import { HEADER_KEY, encodeHeader, isAutoLockMs, readHeader, MAX_AUTO_LOCK_MS, MIN_AUTO_LOCK_MS, type VaultHeader } from './vault-header.js';
@@ -74,9 +75,6 @@ export const RECORD_PREFIX = 'r/';
 export const MAX_RECORD_KEY_LENGTH = MAX_STORAGE_KEY_LENGTH - RECORD_PREFIX.length;
 /** Longest passphrase accepted (NFKC-normalised before the KDF). */
 export const MAX_PASSPHRASE_LENGTH = 1024;
-/** First byte of every sealed record: the record format, so a later one can coexist. */
-const RECORD_FORMAT = 1;
-const RECORD_OVERHEAD = 1 + 12 + 16;
 
 /*
  * Domain separation of every key and ciphertext (one label per purpose, never reused):
@@ -87,13 +85,14 @@ const RECORD_OVERHEAD = 1 + 12 + 16;
  */
 const HKDF_SALT = utf8('patient-vault/store');
 const WRAP_AD = utf8('patient-vault/store/vault-key');
-const RECORD_AD_PREFIX = utf8('patient-vault/store/record\u0000');
 
 interface UnlockedKeys {
   readonly vaultKey: SymmetricKey;
   /** The passphrase key: kept while unlocked so a backup can be sealed under it. */
   readonly passphraseKey: SymmetricKey;
   readonly recordKey: SymmetricKey;
+  /** Seals records under recordKey (its imported key lives as long as this unlocked session). */
+  readonly sealer: RecordSealer;
   readonly hashKeys: Map<string, Uint8Array>;
 }
 
@@ -381,8 +380,8 @@ export class Vault {
   async putSealed(key: string, plaintext: Uint8Array): Promise<void> {
     const storageKey = recordStorageKey(key);
     checkPlaintext(plaintext, 'plaintext');
-    const sealed = await sealRecord(this.#requireKeys().recordKey, storageKey, plaintext);
-    await this.#storage.put(storageKey, sealed);
+    const [sealed] = await this.#requireKeys().sealer.sealAll([{ storageKey, plaintext }]);
+    await this.#storage.put(storageKey, sealed!);
   }
 
   /** Deletes record `key` (missing is fine). Needs the vault unlocked, like every write. */
@@ -402,26 +401,33 @@ export class Vault {
     }
   }
 
-  /** Seals every put, then applies all operations in one storage transaction. */
+  /**
+   * Seals every put, then applies all operations in one storage transaction. The puts are sealed
+   * together (see record-sealer.ts): one nonce draw and one cipher key for the batch, each record
+   * still its own ciphertext under its own nonce, bound to its own storage key.
+   */
   async batchSealed(operations: readonly SealedBatchOperation[]): Promise<void> {
     if (!Array.isArray(operations)) throw new StoreError('INVALID_INPUT', '"operations" expected array');
     if (operations.length > MAX_BATCH_OPERATIONS) throw new StoreError('INVALID_INPUT', `"operations" holds more than ${MAX_BATCH_OPERATIONS} operations`);
-    const ops = operations.map((op: unknown, i): SealedBatchOperation => {
+    const batch: BatchOperation[] = new Array<BatchOperation>(operations.length);
+    const puts: { storageKey: string; plaintext: Uint8Array }[] = [];
+    const putAt: number[] = [];
+    operations.forEach((op: unknown, i) => {
       if (typeof op !== 'object' || op === null) throw new StoreError('INVALID_INPUT', `"operations[${i}]" expected object`);
       const { type, key, value } = op as { type?: unknown; key?: unknown; value?: unknown };
       if (type === 'put') {
         checkPlaintext(value, `operations[${i}].value`);
-        return { type, key: key as string, value };
+        puts.push({ storageKey: recordStorageKey(key, `operations[${i}].key`), plaintext: value });
+        putAt.push(i);
+      } else if (type === 'delete') {
+        batch[i] = { type, key: recordStorageKey(key, `operations[${i}].key`) };
+      } else {
+        throw new StoreError('INVALID_INPUT', `"operations[${i}].type" must be 'put' or 'delete'`);
       }
-      if (type === 'delete') return { type, key: key as string };
-      throw new StoreError('INVALID_INPUT', `"operations[${i}].type" must be 'put' or 'delete'`);
     });
-    const storageKeys = ops.map((op, i) => recordStorageKey(op.key, `operations[${i}].key`));
-    const { recordKey } = this.#requireKeys();
-    const sealed = await Promise.all(ops.map((op, i) => (op.type === 'put' ? sealRecord(recordKey, storageKeys[i]!, op.value) : Promise.resolve(undefined))));
-    await this.#storage.batch(
-      ops.map((op, i): BatchOperation => (op.type === 'put' ? { type: 'put', key: storageKeys[i]!, value: sealed[i]! } : { type: 'delete', key: storageKeys[i]! })),
-    );
+    const sealed = await this.#requireKeys().sealer.sealAll(puts);
+    for (const [j, i] of putAt.entries()) batch[i] = { type: 'put', key: puts[j]!.storageKey, value: sealed[j]! };
+    await this.#storage.batch(batch);
   }
 
   /** How many records the vault holds (keys are public: works while locked). */
@@ -469,7 +475,8 @@ export class Vault {
   }
 
   #setKeys(vaultKey: SymmetricKey, passphraseKey: SymmetricKey): void {
-    this.#keys = { vaultKey, passphraseKey, recordKey: deriveRecordKey(vaultKey), hashKeys: new Map() };
+    const recordKey = deriveRecordKey(vaultKey);
+    this.#keys = { vaultKey, passphraseKey, recordKey, sealer: createRecordSealer(recordKey), hashKeys: new Map() };
     this.#lastActivity = this.#clock.now();
   }
 
@@ -482,18 +489,6 @@ export class Vault {
 
 function deriveRecordKey(vaultKey: SymmetricKey): SymmetricKey {
   return hkdfSha256(vaultKey, HKDF_SALT, utf8('records'), 32) as SymmetricKey;
-}
-
-function recordAssociatedData(storageKey: string): Uint8Array {
-  return concatBytes(RECORD_AD_PREFIX, utf8(storageKey));
-}
-
-async function sealRecord(recordKey: SymmetricKey, storageKey: string, plaintext: Uint8Array): Promise<Uint8Array> {
-  const sealed = await seal(recordKey, plaintext, recordAssociatedData(storageKey));
-  const out = new Uint8Array(1 + sealed.length);
-  out[0] = RECORD_FORMAT;
-  out.set(sealed, 1);
-  return out;
 }
 
 async function openRecord(recordKey: SymmetricKey, storageKey: string, sealed: Uint8Array): Promise<Uint8Array> {
