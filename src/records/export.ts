@@ -14,7 +14,7 @@
  */
 import type { Bundle, BundleEntry, Composition, CompositionSection, Resource } from '@medplum/fhirtypes';
 import { SCOPES, SENSITIVE_SCOPES, type ScopeName } from './scopes.js';
-import { sha256, toHex, utf8 } from './crypto.js';
+import { sha256, toHex, utf8 } from '../crypto/index.js';
 import { RecordStoreError } from './store/errors.js';
 import type { RecordStore } from './store/record-store.js';
 import { ipsSections, timeline, type IpsOptions, type IpsSections } from './store/queries.js';

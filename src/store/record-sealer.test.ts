@@ -75,7 +75,7 @@ describe('record sealer', () => {
   it('refuses a nonce buffer that does not match the records', async () => {
     const records = [{ storageKey: 'r/a', plaintext: utf8('x') }];
     expect(() => sealRecordsWithNode(nodeCrypto, nodeCrypto.createSecretKey(generateKey()), records, new Uint8Array(11))).toThrow(RangeError);
-    const imported = globalThis.crypto.subtle.importKey('raw', generateKey(), { name: 'AES-GCM' }, false, ['encrypt']);
+    const imported = globalThis.crypto.subtle.importKey('raw', generateKey() as Uint8Array<ArrayBuffer>, { name: 'AES-GCM' }, false, ['encrypt']);
     await expect(sealRecordsWithWebCrypto(imported, records, new Uint8Array(24))).rejects.toThrow(RangeError);
   });
 

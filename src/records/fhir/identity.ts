@@ -15,7 +15,7 @@
  * resources stay resolvable): the first 128 bits of SHA-256 over a domain tag and the key, in hex
  * (32 characters, a valid FHIR id).
  */
-import { sha256, toHex, utf8 } from '../crypto.js';
+import { sha256, toHex, utf8 } from '../../crypto/index.js';
 
 const ID_DOMAIN = 'patient-vault/records/resource-id/v1\n';
 

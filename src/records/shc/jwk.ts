@@ -4,7 +4,7 @@
  * Verification is ECDSA P-256 / SHA-256 through WebCrypto (the JWS signature is r‖s, the format
  * WebCrypto takes).
  */
-import { sha256, toBase64Url, utf8 } from '../crypto.js';
+import { sha256, toBase64Url, utf8 } from '../../crypto/index.js';
 import { RecordsError } from '../errors.js';
 
 /** The public part of an issuer's signing key. */

@@ -4,7 +4,7 @@
  * ES256 (r‖s, 64 bytes). Parsing here checks shape and inflates; signatures are checked in jwk.ts.
  */
 import { inflateSync } from 'fflate';
-import { fromBase64Url, fromUtf8 } from '../crypto.js';
+import { fromBase64Url, fromUtf8 } from '../../crypto/index.js';
 import { RecordsError } from '../errors.js';
 import { MAX_JWS_CHARS, MAX_PAYLOAD_BYTES } from './constants.js';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { generateKey, randomBytes } from '../crypto.js';
+import { generateKey, randomBytes } from '../../crypto/index.js';
 import { ATTACHMENT_CHUNK_BYTES, ATTACHMENT_PREFIX } from './constants.js';
 import { RecordStoreError } from './errors.js';
 import { decodeBase64, encodeBase64, extractAttachments, findInlineData, inlineAttachments, readAttachment, type SealedChunk } from './attachments.js';

@@ -22,7 +22,7 @@ import {
   toHex,
   utf8,
   type SymmetricKey,
-} from '../crypto.js';
+} from '../../crypto/index.js';
 import { ATTACHMENT_CHUNK_BYTES, ATTACHMENT_PREFIX, MAX_ATTACHMENT_BYTES } from './constants.js';
 import { RecordStoreError } from './errors.js';
 import type { AttachmentRef, JsonObject } from './types.js';

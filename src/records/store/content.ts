@@ -2,7 +2,7 @@
  * Content of a resource as the store compares it: a canonical JSON form (keys sorted) hashed for
  * de-duplication, and rewriting of references when the vault gives a resource another id.
  */
-import { sha256, toHex, utf8 } from '../crypto.js';
+import { sha256, toHex, utf8 } from '../../crypto/index.js';
 import type { JsonObject, RecordKey } from './types.js';
 
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;

@@ -8,7 +8,7 @@
  *   records/d/T/s/0000…    snapshot parts
  *   records/d/T/i/0000000001…  incremental saves
  */
-import { concatBytes, fromUtf8, utf8 } from '../crypto.js';
+import { concatBytes, fromUtf8, utf8 } from '../../crypto/index.js';
 import { DOC_PART_BYTES, DOC_PREFIX, MAX_INCREMENTAL_SAVES } from './constants.js';
 import { RecordStoreError } from './errors.js';
 import { ScopeDocument } from './scope-doc.js';

@@ -12,7 +12,7 @@ import {
   rotateScopeKey,
   scopeKeys,
 } from './keyring.js';
-import { encodeCanonical } from '../crypto.js';
+import { encodeCanonical } from '../../crypto/index.js';
 
 const code = (fn: () => unknown): string | undefined => {
   try {

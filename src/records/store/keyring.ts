@@ -7,7 +7,7 @@
  *
  * The keyring itself is sealed by the vault (src/store) under {@link KEYRING_KEY}.
  */
-import { asSymmetricKey, decodeCanonical, encodeCanonical, equalBytes, generateKey, type SymmetricKey } from '../crypto.js';
+import { asSymmetricKey, decodeCanonical, encodeCanonical, equalBytes, generateKey, type SymmetricKey } from '../../crypto/index.js';
 import { SCOPES, isScopeName } from '../scopes.js';
 import { RecordStoreError } from './errors.js';
 import type { ScopeName } from './types.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { seal, utf8 } from '../crypto.js';
+import { seal, utf8 } from '../../crypto/index.js';
 import { ENVELOPE_FORMAT, RECORD_VALUE_HEADER_BYTES } from './constants.js';
 import { RecordStoreError } from './errors.js';
 import { createKeyring, epochKey, rotateScopeKey, scopeKeys } from './keyring.js';

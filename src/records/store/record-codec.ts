@@ -10,7 +10,7 @@
  * another epoch, fails to open. After opening, the envelope's record key must hash to the slot it
  * was found at, which closes the loop from the slot back to the record id.
  */
-import { fromUtf8, hmacSha256, open, seal, toHex, utf8, type SymmetricKey } from '../crypto.js';
+import { fromUtf8, hmacSha256, open, seal, toHex, utf8, type SymmetricKey } from '../../crypto/index.js';
 import {
   ENVELOPE_FORMAT,
   MAX_ENVELOPE_BYTES,

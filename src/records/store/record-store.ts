@@ -7,7 +7,7 @@
  */
 import * as Automerge from '@automerge/automerge';
 import type { Resource } from '@medplum/fhirtypes';
-import { fromUtf8, hmacSha256, randomBytes, toHex, utf8 } from '../crypto.js';
+import { fromUtf8, hmacSha256, randomBytes, toHex, utf8 } from '../../crypto/index.js';
 import { SCOPES, isScopeName } from '../scopes.js';
 import { extractAttachments, inlineAttachments, readAttachment } from './attachments.js';
 import { DEVICE_KEY, ENVELOPE_FORMAT, INDEX_PREFIX, KEYRING_KEY, MAX_IMPORT_RESOURCES, SEAL_BATCH, VERSION_ID_BYTES } from './constants.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as Automerge from '@automerge/automerge';
-import { randomBytes, toHex } from '../crypto.js';
+import { randomBytes, toHex } from '../../crypto/index.js';
 import { BULK_SEGMENT_MIN } from './constants.js';
 import { RecordStoreError } from './errors.js';
 import { DocWriter, ScopeDocument, newActorId } from './scope-doc.js';

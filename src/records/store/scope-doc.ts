@@ -29,7 +29,7 @@
  * conflict.
  */
 import * as Automerge from '@automerge/automerge';
-import { randomBytes, toHex } from '../crypto.js';
+import { randomBytes, toHex } from '../../crypto/index.js';
 import { BULK_SEGMENT_MIN, SCOPE_DOC_FORMAT, SEGMENT_ID_BYTES } from './constants.js';
 import { RecordStoreError } from './errors.js';
 import { isSlot, shardOf } from './record-codec.js';

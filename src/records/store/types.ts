@@ -1,4 +1,4 @@
-import type { Brand } from '../crypto.js';
+import type { Brand } from '../../crypto/index.js';
 import type { Resource } from '@medplum/fhirtypes';
 import type { ScopeName } from '../scopes.js';
 
