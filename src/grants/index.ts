@@ -39,6 +39,10 @@ export {
   type ConsentBody,
   type AccessBody,
   type EraseBody,
+  type HandoverBody,
+  type ProtectBody,
+  type EmergencyRequestBody,
+  type EmergencyDenyBody,
 } from './types.js';
 
 /** Limits every parser enforces, and the format's version and signing contexts. */
@@ -63,7 +67,7 @@ export { encodeBody, decodeBody } from './bodies.js';
 /** Verification: the incremental {@link LogVerifier} and the one-shot {@link verify}. */
 export { LogVerifier, verify, vaultOf, type AddResult, type AddOptions } from './log-verifier.js';
 /** What verification returns. */
-export type { Verdict, EntryStatus, LiveDevice, LiveDelegation, LiveGrant, Equivocation, ForkEvidence, Entitlement } from './verdict.js';
+export type { Verdict, EntryStatus, LiveDevice, LiveDelegation, LiveGrant, Equivocation, ForkEvidence, Entitlement, Protection, EmergencyAccess } from './verdict.js';
 
 /** Writing entries through the same rules the verifier applies. */
 export { LogWriter, type WrittenEntry } from './writer.js';

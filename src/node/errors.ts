@@ -11,7 +11,9 @@ export type NodeErrorCode =
   /** The engine is not started, or already stopped. */
   | 'NOT_RUNNING'
   /** A peer could not be reached or refused; `cause` holds the SyncError. */
-  | 'SYNC_FAILED';
+  | 'SYNC_FAILED'
+  /** A guardian asked to share (grant, name an emergency contact for) a dependent-only scope. */
+  | 'SCOPE_PROTECTED';
 
 /**
  * Every failure of the engine. Messages name what was wrong (a grant id, a scope, a did), never a

@@ -19,4 +19,20 @@ export {
   type VaultNodeEvent,
   type SyncStatus,
   type InboxItem,
+  type RecordsRole,
 } from './vault-node.js';
+/** Families (issue 8): dependents' vaults, delegations, handover, dependent-only scopes, emergency access. */
+export type {
+  VaultKind,
+  VaultSummary,
+  Delegation,
+  DelegateOptions,
+  HandoverOptions,
+  Authority,
+  TrailItem,
+  DelegationEvent,
+  HandoverEvent,
+  ProtectedEvent,
+  EmergencyEvent,
+  ServedNote,
+} from './families.js';

@@ -6,11 +6,16 @@ import {
   findForks,
   signTreeHead,
   type LogVerifier,
+  type Problem,
+  type ProblemCode,
   type SignedEntry,
   type SignedTreeHead,
   type VaultId,
 } from '../grants/index.js';
 import type { FrontierItem, LogReplica, ReceiveResult, WireEntry } from '../sync/index.js';
+
+/** Problems that mean an entry's author broke a rule it could check itself before signing. */
+const AUTHORITY_PROBLEMS: ReadonlySet<ProblemCode> = new Set<ProblemCode>(['UNAUTHORIZED', 'SCOPE_PROTECTED', 'BACKDATED_DENIAL', 'UNKNOWN_TARGET', 'BAD_TARGET']);
 
 /** Told of entries that joined a log through replication (to persist them, and to react). */
 export type EntriesAdded = (vault: VaultId, entries: readonly SignedEntry[], from: Did) => void | Promise<void>;
@@ -129,7 +134,24 @@ export class GrantLogReplica implements LogReplica {
     if (kept.length > 0) await this.onAdded?.(book.log.vault, kept, remote);
     const refused = result.rejected[0];
     if (refused) return { ok: false, code: 'INVALID_ENTRY', detail: `${refused.code}: ${refused.message}`, ...(refused.entry ? { entryId: refused.entry } : {}) };
+    const forged = this.signedWithoutAuthority(book.log, remote, result.added);
+    if (forged) return { ok: false, code: 'INVALID_ENTRY', detail: `${forged.code}: ${forged.message}`, entryId: forged.entry ?? '' };
     return { ok: true, added: result.added.length };
+  }
+
+  /**
+   * The first problem of an entry `remote` itself signed that broke an authority rule in its own
+   * view (UNAUTHORIZED, SCOPE_PROTECTED, BACKDATED_DENIAL, UNKNOWN_TARGET, BAD_TARGET): an honest
+   * writer checks exactly these before signing (src/grants' LogWriter), so such an entry is proof
+   * of misbehaviour and the exchange is refused with its code. The verifier has kept it, flagged
+   * and without effect (docs/log-format.md "Verification"); it stays as proof, because entries
+   * written later may cite it. An entry of someone else that a peer merely forwards is not held
+   * against that peer.
+   */
+  private signedWithoutAuthority(log: LogVerifier, remote: Did, added: readonly string[]): Problem | undefined {
+    const suspects = new Set(added.filter((id) => log.statusOf(id) === 'unauthorized' && log.entry(id)?.header.author === remote));
+    if (suspects.size === 0) return undefined;
+    return log.problems(this.now()).find((p) => p.entry !== null && suspects.has(p.entry) && AUTHORITY_PROBLEMS.has(p.code));
   }
 
   async receiveTreeHead(_remote: Did, vault: string, bytes: Uint8Array): Promise<ReceiveResult> {

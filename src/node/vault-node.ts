@@ -1,13 +1,20 @@
 import * as Automerge from '@automerge/automerge';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
-import { decodeCanonical, encodeCanonical, openSealed, randomBytes, sealTo, toBase64Url, utf8, fromUtf8, type Did, type Identity } from '../crypto/index.js';
+import { decodeCanonical, encodeCanonical, generateIdentity, openSealed, randomBytes, sealTo, toBase64Url, utf8, fromUtf8, type Did, type Identity } from '../crypto/index.js';
 import {
+  GrantsError,
   LogVerifier,
   LogWriter,
   entryIdOf,
   isScopeName,
   SCOPE_NAMES,
   type DeviceAddBody,
+  type DelegateBody,
+  type EmergencyAccess,
+  type EntryType,
+  type BodyOf,
+  type GenesisBody,
+  type SealedScopeKey,
   type AccessBody,
   type EntryId,
   type GrantBody,
@@ -45,6 +52,19 @@ import {
   type TokenVerdict,
 } from '../sync/index.js';
 import { NodeError } from './errors.js';
+import {
+  authorityOf,
+  delegationsOf,
+  trailOf,
+  type Authority,
+  type DelegateOptions,
+  type Delegation,
+  type HandoverOptions,
+  type ServedNote,
+  type TrailItem,
+  type VaultKind,
+  type VaultSummary,
+} from './families.js';
 import { GrantLogReplica } from './log-replica.js';
 import { INDEX_KEY_EPOCH, openScopeKeys, sealScopeKeys, type RecordsPort, type ScopeKeyExport } from './records-port.js';
 import { ScopeTarget } from './scope-target.js';
@@ -56,6 +76,13 @@ export interface EngineStore {
   rangeSealed(prefix: string): AsyncIterable<{ key: string; value: Uint8Array }>;
   batchSealed(operations: readonly ({ type: 'put'; key: string; value: Uint8Array } | { type: 'delete'; key: string })[]): Promise<void>;
 }
+
+/**
+ * How a records store is opened: `own` (this device's own vault: it holds every scope's keys),
+ * `held` (a dependent's vault this device acts in as guardian, or one handed over to it: every
+ * key sealed to it, kept apart from its own vault), or `shared` (the keys its grants carry).
+ */
+export type RecordsRole = 'own' | 'held' | 'shared';
 
 /** Options of {@link VaultNode.start}. */
 export interface VaultNodeInit {
@@ -69,7 +96,7 @@ export interface VaultNodeInit {
    * Opens the records store of a vault: this device's own (`own`: it holds every scope's keys), or
    * one shared with it (`shared`: it holds only the keys its grants carry).
    */
-  readonly openRecords: (vault: VaultId, role: 'own' | 'shared', seed?: readonly ScopeKeyExport[]) => Promise<RecordsPort>;
+  readonly openRecords: (vault: VaultId, role: RecordsRole, seed?: readonly ScopeKeyExport[]) => Promise<RecordsPort>;
   /** The ban list the libp2p node's gater reads. @default a new one */
   readonly bans?: PeerBans;
   /** @default Date.now */
@@ -136,8 +163,14 @@ export interface SyncStatus {
   readonly forks: readonly { vault: VaultId; signer: Did; size: number }[];
 }
 
-/** Engine events (a `CustomEvent` each). */
-export type VaultNodeEvent = 'request' | 'granted' | 'revoked' | 'received' | 'misbehaviour' | 'log';
+/**
+ * Engine events (a `CustomEvent` each). Families: `delegation` ({@link DelegationEvent}),
+ * `handover` ({@link HandoverEvent}: also on a provider's node when the log brings it),
+ * `protected` ({@link ProtectedEvent}), `emergency` ({@link EmergencyEvent}: a contact's request
+ * the patient may deny during the wait, or its denial). Each is fired for entries this device
+ * writes (`origin: 'local'`) and for entries that reach it through log sync (`origin: 'peer'`).
+ */
+export type VaultNodeEvent = 'request' | 'granted' | 'revoked' | 'received' | 'misbehaviour' | 'log' | 'delegation' | 'handover' | 'protected' | 'emergency';
 
 const OWN = 'engine/own';
 /** Every scope, sorted (the order keys are sealed in). */
@@ -147,6 +180,10 @@ const SHARED = 'engine/shared/';
 const INVITE = 'engine/invite/';
 const SYNC = 'engine/sync/';
 const INBOX = 'engine/inbox/';
+const HELD = 'engine/held/';
+const SERVED = 'engine/served/';
+/** One served-to-an-emergency-contact note per (contact, vault, scope) at most this often. */
+const SERVED_NOTE_INTERVAL_MS = 60_000;
 /** Doc-protocol name of a provider's inbox at the patient: `inbox/<provider did>`. */
 const INBOX_DOC = 'inbox/';
 
@@ -183,6 +220,14 @@ export class VaultNode extends EventTarget {
   readonly logs: LogSync;
   readonly invites: InviteService;
   private own: VaultId | undefined;
+  /** Vaults this device acts in beside its own (dependents' vaults), with their genesis labels. */
+  private readonly held = new Map<string, { vault: VaultId; label: string | null }>();
+  /** The vault of the invitation each remote last redeemed, and of each queued request. */
+  private readonly redeemedFor = new Map<string, VaultId>();
+  private readonly requestVault = new Map<string, VaultId>();
+  /** Servings to emergency contacts, per vault (kept in the store). */
+  private readonly served = new Map<string, ServedNote[]>();
+  private readonly servedLast = new Map<string, number>();
   /** Relays this device deposited at (to drop a revoked party's slots there). */
   private readonly relays = new Map<string, Multiaddr>();
   private readonly mailbox: MailboxClient;
@@ -208,7 +253,13 @@ export class VaultNode extends EventTarget {
     this.logs = new LogSync(host, { replica, onMisbehaviour: (m: Misbehaviour) => this.emit('misbehaviour', m), onExchange: (r) => this.emit('log', r) });
     this.invites = new InviteService(host, { book: this.invitationBook(), queue: this.queue, now: this.now });
     this.mailbox = new MailboxClient({ host: init.libp2p });
-    this.queue.addEventListener('request', (e) => this.emit('request', (e as CustomEvent<PendingRequest>).detail));
+    this.queue.addEventListener('request', (e) => {
+      const pending = (e as CustomEvent<PendingRequest>).detail;
+      // The queue fires this inside the redemption, just after the token was consumed.
+      const vault = this.redeemedFor.get(pending.from);
+      if (vault !== undefined) this.requestVault.set(pending.id, vault);
+      this.emit('request', pending);
+    });
   }
 
   /** Starts the engine: loads the logs and shared vaults it keeps, registers the protocols. */
@@ -217,7 +268,10 @@ export class VaultNode extends EventTarget {
     const replica = new GrantLogReplica({
       identity: init.identity,
       ...(init.now ? { now: init.now } : {}),
-      onAdded: (vault, entries) => holder.node!.persistEntries(vault, entries),
+      onAdded: async (vault, entries) => {
+        await holder.node!.persistEntries(vault, entries);
+        await holder.node!.noticeEntries(vault, entries, 'peer');
+      },
     });
     const node = new VaultNode(init, replica);
     holder.node = node;
@@ -265,8 +319,8 @@ export class VaultNode extends EventTarget {
    * Runs a local edit of the vault's records (import, move, resolve) and hands the changed
    * scope documents to the sync sessions.
    */
-  async editRecords<T>(scopes: readonly ScopeName[], edit: (records: RecordsPort) => Promise<T>): Promise<T> {
-    const vault = this.requireOwn();
+  async editRecords<T>(scopes: readonly ScopeName[], edit: (records: RecordsPort) => Promise<T>, options: { vault?: VaultId } = {}): Promise<T> {
+    const vault = this.actingVault(options.vault);
     const result = await edit(await this.recordsOf(vault));
     for (const scope of scopes) {
       const target = this.targets.get(`${vault}/${scope}`);
@@ -275,11 +329,15 @@ export class VaultNode extends EventTarget {
     return result;
   }
 
-  /** A one-time invitation (a `pvault:` string for a QR code or a link) reaching this device at `address`. */
-  async invite(address: string, options: { ttlMs?: number } = {}): Promise<string> {
-    this.requireOwn();
+  /**
+   * A one-time invitation (a `pvault:` string for a QR code or a link) reaching this device at
+   * `address`, for this device's own vault or (`vault`) a dependent's vault it holds: approving
+   * the request it brings grants in that vault.
+   */
+  async invite(address: string, options: { ttlMs?: number; vault?: VaultId } = {}): Promise<string> {
+    const vault = this.actingVault(options.vault);
     const invitation = newInvitation(this.identity.did, address, { now: this.now(), ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}) });
-    await this.store.putSealed(`${INVITE}${toBase64Url(invitation.token)}`, encodeCanonical({ expires: invitation.expires, usedBy: null }));
+    await this.store.putSealed(`${INVITE}${toBase64Url(invitation.token)}`, encodeCanonical({ expires: invitation.expires, usedBy: null, vault }));
     return encodeInvitation(invitation);
   }
 
@@ -295,29 +353,37 @@ export class VaultNode extends EventTarget {
     const scopes = edit.scopes ?? request.request.scopes.filter(isScopeName);
     const days = edit.days ?? request.request.days;
     const expires = this.now() + days * 86_400_000;
-    const grant = await this.grant(request.from, { scopes, purpose: edit.purpose ?? request.request.purpose, expires });
-    this.queue.approve(requestId, { vault: this.requireOwn(), grant, scopes: [...scopes], expires });
+    const vault = this.requestVault.get(requestId) ?? this.requireOwn();
+    const grant = await this.grant(request.from, { scopes, purpose: edit.purpose ?? request.request.purpose, expires, vault });
+    this.queue.approve(requestId, { vault, grant, scopes: [...scopes], expires });
+    this.requestVault.delete(requestId);
     return grant;
   }
 
   /** Denies a request. */
   deny(requestId: string): void {
     this.queue.deny(requestId);
+    this.requestVault.delete(requestId);
   }
 
-  /** Grants `grantee` read access to `scopes`, sealing each scope's keys to it. */
-  async grant(grantee: Did, options: { scopes: readonly ScopeName[]; purpose: GrantPurpose; expires: number | null; append?: boolean }): Promise<EntryId> {
-    const vault = this.requireOwn();
+  /**
+   * Grants `grantee` read access to `scopes`, sealing each scope's keys to it: in this device's own
+   * vault, or (`vault`) a dependent's vault it holds as guardian (the grant is signed with this
+   * device's key and verified by providers through the guardian's delegation). A guardian cannot
+   * share a dependent-only scope (SCOPE_PROTECTED); a device without authority there gets NOT_AUTHORIZED.
+   */
+  async grant(grantee: Did, options: { scopes: readonly ScopeName[]; purpose: GrantPurpose; expires: number | null; append?: boolean; vault?: VaultId }): Promise<EntryId> {
+    const vault = this.actingVault(options.vault);
     if (options.scopes.length === 0) throw new NodeError('INVALID_INPUT', 'a grant needs at least one scope');
-    const records = await this.recordsOf(vault);
     const scopes = [...new Set(options.scopes)].sort();
+    this.refuseProtected(vault, scopes);
+    const records = await this.recordsOf(vault);
     const keys = (await Promise.all(scopes.map((scope) => sealScopeKeys(grantee, vault, records.exportScopeKeys(scope))))).flat();
     keys.sort((a, b) => (a.scope === b.scope ? a.epoch - b.epoch : a.scope < b.scope ? -1 : 1));
     // 'append' lets the grantee push results into its inbox for this patient (never into a scope).
     const body: GrantBody = { grantee, scopes, actions: options.append === true ? ['append', 'read'] : ['read'], purpose: options.purpose, expires: options.expires, keys };
-    const entry = await this.writerOf(vault).append(this.identity, 'grant', body, { ts: this.now() });
-    await this.noteWritten(vault, [entry]);
-    this.emit('granted', { grant: entry.id, grantee, scopes });
+    const entry = await this.write(vault, 'grant', body);
+    this.emit('granted', { vault, grant: entry.id, grantee, scopes });
     return entry.id;
   }
 
@@ -327,29 +393,33 @@ export class VaultNode extends EventTarget {
    * party's streams at once. What it already copied cannot be recalled ({@link COPIED_DATA_NOTICE}).
    */
   async revoke(grant: EntryId, reason: string | null = null): Promise<RevokeResult> {
-    const vault = this.requireOwn();
+    // The vault is the one (own or held) whose log holds the grant: entry ids are unique hashes.
+    const vault = this.actingVaults().find((v) => this.replica.log(v)?.entry(grant)?.header.type === 'grant');
+    if (vault === undefined) throw new NodeError('NOT_FOUND', `no grant ${grant} in a vault this device acts in`);
     const writer = this.writerOf(vault);
     const found = writer.log.entry(grant);
-    if (!found || found.header.type !== 'grant' || found.body === undefined) throw new NodeError('NOT_FOUND', `no grant ${grant} in this vault`);
+    if (!found || found.body === undefined) throw new NodeError('NOT_FOUND', `no grant ${grant} in this vault`);
     const body = found.body as GrantBody;
-    const revoke = await writer.append(this.identity, 'revoke', { grant, reason }, { ts: this.now() });
-    await this.noteWritten(vault, [revoke]);
+    const revoke = await this.write(vault, 'revoke', { grant, reason });
     const streamsEnded = await this.docs.reauthorize((s) => s.vault === vault && s.remote === body.grantee);
     const records = await this.recordsOf(vault);
     const rotated: { scope: ScopeName; epoch: number }[] = [];
     const rekeyed: EntryId[] = [];
     for (const scope of body.scopes) rotated.push({ scope, epoch: await records.rotateScopeKey(scope) });
-    for (const live of this.liveGrants()) {
+    for (const live of this.liveGrants(vault)) {
       const scopes = live.scopes.filter((s) => body.scopes.includes(s));
       if (scopes.length === 0) continue;
       const keys = (
         await Promise.all(scopes.map((scope) => sealScopeKeys(live.grantee, vault, records.exportScopeKeys(scope, [rotated.find((r) => r.scope === scope)!.epoch]), { withIndexKey: false })))
       ).flat();
       const rekey: RekeyBody = { grant: live.entry, keys };
-      const entry = await writer.append(this.identity, 'rekey', rekey, { ts: this.now() });
-      await this.noteWritten(vault, [entry]);
+      const entry = await this.write(vault, 'rekey', rekey);
       rekeyed.push(entry.id);
     }
+    // Co-guardians and emergency contacts hold the scope keys through their delegations: they get
+    // the new epochs the same way (a fresh delegation with the same terms), or they could not open
+    // what is written from now on.
+    rekeyed.push(...(await this.redelegate(vault, rotated)));
     let droppedAtRelays = 0;
     for (const relay of this.relays.values()) {
       for (const name of [...body.scopes, 'log']) {
@@ -357,14 +427,13 @@ export class VaultNode extends EventTarget {
         droppedAtRelays += (await this.mailbox.drop(relay, vault, doc).catch(() => false)) ? 1 : 0;
       }
     }
-    this.emit('revoked', { grant, grantee: body.grantee });
+    this.emit('revoked', { vault, grant, grantee: body.grantee });
     return { revoked: revoke.id, rotated, rekeyed, streamsEnded, droppedAtRelays, notice: COPIED_DATA_NOTICE };
   }
 
-  /** Live grants of this device's vault now. */
-  liveGrants(): LiveGrant[] {
-    const vault = this.requireOwn();
-    return [...this.writerOf(vault).log.verdict(this.now()).grants];
+  /** Live grants of this device's own vault now, or of a dependent's vault it holds (`vault`). */
+  liveGrants(vault?: VaultId): LiveGrant[] {
+    return [...this.writerOf(this.actingVault(vault)).log.verdict(this.now()).grants];
   }
 
   /** Every access receipt providers wrote into this vault's log, oldest first. */
@@ -433,12 +502,20 @@ export class VaultNode extends EventTarget {
     await this.syncScopes(peer);
   }
 
-  /** Syncs every scope of this vault both ways with another device of the patient at `peer`. */
-  async syncScopes(peer: Multiaddr, options: { live?: boolean } = {}): Promise<DocSession[]> {
-    const vault = this.requireOwn();
+  /**
+   * Syncs every scope of this vault both ways with another device of the patient at `peer` — or of
+   * a dependent's vault (`vault`) with a co-guardian's device or the dependent's. Scopes this
+   * device's verified log copy does not entitle it to (a dependent-only scope for a guardian) are
+   * skipped; the peer's gate checks the same on its own copy.
+   */
+  async syncScopes(peer: Multiaddr, options: { live?: boolean; vault?: VaultId } = {}): Promise<DocSession[]> {
+    const vault = this.actingVault(options.vault);
     const records = await this.recordsOf(vault);
     const sessions: DocSession[] = [];
+    const log = this.replica.log(vault)!;
+    const now = this.now();
     for (const scope of SCOPES_IN_ORDER) {
+      if (!log.entitlement(this.identity.did, scope, now).entitled) continue;
       const target = await this.targetOf(vault, scope, records);
       const session = await this.syncFailure(() => this.docs.sync(peer, { vault, doc: scope, target, live: options.live ?? false }));
       await session.synced();
@@ -450,7 +527,7 @@ export class VaultNode extends EventTarget {
 
   /** What sync is doing now: sessions, connected peers, banned peers, recorded misbehaviour, forks. */
   syncStatus(): SyncStatus {
-    const vaults = [...(this.own ? [this.own] : []), ...this.shared.keys()] as VaultId[];
+    const vaults = [...(this.own ? [this.own] : []), ...this.held.keys(), ...this.shared.keys()] as VaultId[];
     return {
       sessions: this.docs.sessions().map((s) => ({ remote: s.remote, vault: s.vault, doc: s.doc, role: s.role })),
       peers: this.libp2p.getPeers().map((p) => p.toString()),
@@ -570,6 +647,266 @@ export class VaultNode extends EventTarget {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Families (issue 8): dependents' vaults, delegations, handover, dependent-only scopes, emergency
+  // access. The rules are src/grants' (docs/log-format.md "Families"); docs/families.md says how
+  // the engine uses them.
+
+  /**
+   * Creates a dependent's vault (a child, or an elderly parent who asks for help) held on this
+   * device beside its own: the dependent is the vault's subject and this device acts in it as the
+   * first guardian, with its own key, under the delegation the genesis names (until `expires`).
+   * Without `subject` the dependent gets a placeholder identity whose secret key is dropped at
+   * once: nobody acts as that subject, and the handover later names the dependent's real one.
+   * The vault's records live in their own store (`openRecords(vault, 'held')`). Pass the returned
+   * id as `vault` to the other methods to act in it.
+   */
+  async createDependentVault(options: { label?: string | null; subject?: Did; expires?: number | null } = {}): Promise<VaultId> {
+    const subject = options.subject ?? generateIdentity().did;
+    if (subject === this.identity.did) throw new NodeError('INVALID_INPUT', 'a guardian cannot be the subject of the dependent\u2019s vault');
+    const body: GenesisBody = { subject, devices: [], delegates: [{ delegate: this.identity.did, role: 'guardian', expires: options.expires ?? null }], label: options.label ?? null };
+    let created: Awaited<ReturnType<typeof LogWriter.createVault>>;
+    try {
+      created = await LogWriter.createVault(this.identity, body, this.now());
+    } catch (error) {
+      throw asNodeError(error, 'genesis');
+    }
+    const { writer, vault, genesis } = created;
+    this.writers.set(vault, writer);
+    this.replica.track(writer.log);
+    await this.keepHeld(vault, body.label);
+    await this.persistEntries(vault, [genesis]);
+    await this.recordsOf(vault); // makes the scope keys now, before anyone is delegated
+    return vault;
+  }
+
+  /**
+   * On a second guardian's device: takes the dependent's vault from the device at `address` (whose
+   * key is `from`; it must have delegated this device with {@link delegate}), opens the scope
+   * keys sealed to it in its delegation, and syncs the scopes it may hold. From then on this
+   * device acts in the vault on its own, with its own key.
+   */
+  async joinDependent(vault: VaultId, from: Did, address: string): Promise<void> {
+    if (vault === this.own || this.held.has(vault)) throw new NodeError('INVALID_INPUT', 'this device already holds that vault');
+    if (!this.replica.log(vault)) this.replica.track(new LogVerifier({ vault }), [from]);
+    const peer = multiaddr(address);
+    await this.syncFailure(() => this.logs.exchange(peer, vault));
+    const log = this.replica.log(vault)!;
+    if (!delegationsOf(log, this.now()).some((d) => d.delegate === this.identity.did && d.role === 'guardian')) {
+      throw new NodeError('NOT_AUTHORIZED', 'no live guardian delegation names this device in that vault');
+    }
+    const exported = await this.openSealedToMe(vault, log, ['delegate']);
+    if (exported.length === 0) throw new NodeError('NOT_AUTHORIZED', 'no scope key is sealed to this device in that vault');
+    await this.keepHeld(vault, genesisLabel(log));
+    this.records.set(vault, this.openRecords(vault, 'held', exported));
+    await this.syncScopes(peer, { vault });
+  }
+
+  /**
+   * Names a guardian (role 'guardian', optional expiry) or an emergency contact (role
+   * 'emergency': the scopes it may ask for and the wait before access opens) in this device's
+   * own vault or a dependent's vault it holds. The scope keys travel sealed in the delegation: a
+   * guardian gets every scope's keys except dependent-only ones; a contact gets its scopes' keys at
+   * once, so access can open while the patient is unreachable (the sync gate still refuses it
+   * until the wait ends undenied). Returns the `delegate` entry.
+   */
+  async delegate(delegate: Did, options: DelegateOptions): Promise<EntryId> {
+    const vault = this.actingVault(options.vault);
+    if (delegate === this.identity.did) throw new NodeError('INVALID_INPUT', 'a device cannot delegate to itself');
+    let scopes: ScopeName[] = [];
+    let wait: number | null = null;
+    let keyScopes: ScopeName[];
+    if (options.role === 'guardian') {
+      const shielded = new Set(this.protectedNow(vault));
+      keyScopes = SCOPES_IN_ORDER.filter((scope) => !shielded.has(scope));
+    } else if (options.role === 'emergency') {
+      if (!Array.isArray(options.scopes) || options.scopes.length === 0 || !options.scopes.every(isScopeName)) {
+        throw new NodeError('INVALID_INPUT', 'an emergency contact needs at least one known scope');
+      }
+      if (!Number.isSafeInteger(options.waitMs) || options.waitMs < 0) throw new NodeError('INVALID_INPUT', '"waitMs" expected milliseconds (an integer ≥ 0)');
+      scopes = [...new Set(options.scopes)].sort();
+      wait = options.waitMs;
+      this.refuseProtected(vault, scopes);
+      keyScopes = scopes;
+    } else {
+      throw new NodeError('INVALID_INPUT', '"role" expected guardian or emergency');
+    }
+    const keys = await this.sealKeysTo(delegate, vault, keyScopes);
+    const body: DelegateBody = { delegate, role: options.role, expires: options.expires ?? null, scopes, wait, keys };
+    return (await this.write(vault, 'delegate', body)).id;
+  }
+
+  /**
+   * Ends every live delegation of `delegate` (guardian or emergency contact) in the vault and
+   * ends its running streams at once. Returns the `undelegate` entries.
+   */
+  async undelegate(delegate: Did, options: { vault?: VaultId } = {}): Promise<EntryId[]> {
+    const vault = this.actingVault(options.vault);
+    const ending = delegationsOf(this.replica.log(vault)!, this.now()).filter((d) => d.delegate === delegate);
+    if (ending.length === 0) throw new NodeError('NOT_FOUND', `no live delegation of ${delegate} in this vault`);
+    const out: EntryId[] = [];
+    for (const d of ending) out.push((await this.write(vault, 'undelegate', { delegation: d.entry, delegate })).id);
+    await this.docs.reauthorize((s) => s.vault === vault && s.remote === delegate);
+    return out;
+  }
+
+  /** Live delegations (guardians and emergency contacts) of a vault this device holds. */
+  delegations(vault?: VaultId): Delegation[] {
+    return delegationsOf(this.heldLog(vault), this.now());
+  }
+
+  /**
+   * The dependent takes over (at majority, or when the guardian chooses): this guardian device
+   * seals every scope key — dependent-only ones included — to the dependent's devices in a
+   * delegation, then signs the `handover` naming `subject` (the dependent's own identity) and its
+   * owner devices. From then on the guardians' authority ends (`guardians: 'end'`) or continues
+   * read-only (`'read'`); grants made before stay live until the new owner revokes them. The
+   * dependent's device then calls {@link acceptHandover}. Returns the `handover` entry.
+   */
+  async handover(subject: Did, options: HandoverOptions): Promise<EntryId> {
+    const vault = this.actingVault(options.vault);
+    if (options.guardians !== 'end' && options.guardians !== 'read') throw new NodeError('INVALID_INPUT', '"guardians" expected end or read');
+    const devices = [...new Set(options.devices ?? [subject])].sort();
+    if (devices.length === 0) throw new NodeError('INVALID_INPUT', 'a handover needs at least one owner device');
+    const body = { subject, devices, guardians: options.guardians };
+    // Checked first, so no delegation is written for a handover that would be refused.
+    if (!this.replica.log(vault)!.mayWrite(this.identity.did, 'handover', { body, ts: this.now() })) {
+      throw new NodeError('NOT_AUTHORIZED', 'this device may not hand this vault over (not an owner or a live guardian)');
+    }
+    for (const device of [...new Set([subject, ...devices])].sort()) {
+      const keys = await this.sealKeysTo(device, vault, SCOPES_IN_ORDER);
+      await this.write(vault, 'delegate', { delegate: device, role: 'guardian', expires: null, scopes: [], wait: null, keys });
+    }
+    return (await this.write(vault, 'handover', body)).id;
+  }
+
+  /**
+   * On the dependent's device after a {@link handover}: takes the vault from the guardian's device
+   * at `address` (key `from`), checks that the handover names this device as an owner, opens the
+   * keys sealed to it and syncs every scope. The vault becomes this device's own (or, if it already
+   * has one, a held vault beside it). Dependent-only scopes then get a new key epoch, which no
+   * guardian's device ever held. Grants made by the guardians stay live until this device revokes them.
+   */
+  async acceptHandover(vault: VaultId, from: Did, address: string): Promise<void> {
+    if (!this.replica.log(vault)) this.replica.track(new LogVerifier({ vault }), [from]);
+    const peer = multiaddr(address);
+    await this.syncFailure(() => this.logs.exchange(peer, vault));
+    const log = this.replica.log(vault)!;
+    const authority = authorityOf(log, this.now());
+    if (authority.handover === null || !authority.owners.includes(this.identity.did)) {
+      throw new NodeError('NOT_AUTHORIZED', 'no handover in that vault names this device as an owner');
+    }
+    const exported = await this.openSealedToMe(vault, log, ['delegate', 'device.add']);
+    if (exported.length === 0) throw new NodeError('NOT_AUTHORIZED', 'no scope key is sealed to this device in that vault');
+    if (this.own === undefined) {
+      this.own = vault;
+      await this.store.putSealed(OWN, utf8(vault));
+    } else if (this.own !== vault) {
+      await this.keepHeld(vault, genesisLabel(log));
+    }
+    if (!this.records.has(vault)) this.records.set(vault, this.openRecords(vault, this.kindOf(vault), exported));
+    await this.syncScopes(peer, { vault });
+    if (authority.protectedScopes.length > 0) await this.rotateAndRekey(vault, authority.protectedScopes);
+  }
+
+  /**
+   * Marks scopes dependent-only from `from` (default now): guardians can neither read nor share
+   * them from then on — the verifier refuses their grants (SCOPE_PROTECTED), the sync gate refuses
+   * them the scope, and their running streams of it end at once. Delegations written later seal
+   * no key of these scopes to guardians. Returns the `protect` entry.
+   */
+  async protect(scopes: readonly ScopeName[], options: { vault?: VaultId; from?: number } = {}): Promise<EntryId> {
+    const vault = this.actingVault(options.vault);
+    if (!Array.isArray(scopes) || scopes.length === 0 || !scopes.every(isScopeName)) throw new NodeError('INVALID_INPUT', 'protect needs at least one known scope');
+    const from = options.from ?? this.now();
+    if (!Number.isSafeInteger(from) || from < 0) throw new NodeError('INVALID_INPUT', '"from" expected milliseconds since the epoch');
+    return (await this.write(vault, 'protect', { scopes: [...new Set(scopes)].sort(), from })).id;
+  }
+
+  /** Who holds authority over a vault this device holds (own, held or shared): providers read the change of authority here. */
+  authority(vault?: VaultId): Authority {
+    return authorityOf(this.heldLog(vault), this.now());
+  }
+
+  /** Emergency requests of a vault this device holds, each with its state now (waiting, open, denied, ended). */
+  emergencies(vault?: VaultId): EmergencyAccess[] {
+    return [...this.heldLog(vault).verdict(this.now()).emergencies];
+  }
+
+  /** Denies an emergency request during its wait (owner or guardian). Returns the `emergency.deny` entry. */
+  async denyEmergency(request: EntryId, reason: string | null = null): Promise<EntryId> {
+    const vault = this.actingVaults().find((v) => this.replica.log(v)?.entry(request)?.header.type === 'emergency.request');
+    if (vault === undefined) throw new NodeError('NOT_FOUND', `no emergency request ${request} in a vault this device acts in`);
+    return (await this.write(vault, 'emergency.deny', { request, reason })).id;
+  }
+
+  /**
+   * On an emergency contact's device: keeps a copy of the log of `vault` (whose patient device is
+   * `patient`, reached at `address`) in which this device was named an emergency contact. The
+   * contact can then {@link requestEmergency} and, once access opened, {@link pull}.
+   */
+  async followVault(vault: VaultId, patient: Did, address: string): Promise<Delegation> {
+    await this.adoptShared({ vault, patient, address });
+    await this.syncFailure(() => this.logs.exchange(multiaddr(address), vault));
+    const mine = delegationsOf(this.replica.log(vault)!, this.now()).find((d) => d.delegate === this.identity.did && d.role === 'emergency');
+    if (!mine) throw new NodeError('NOT_AUTHORIZED', 'no live emergency delegation names this device in that vault');
+    return mine;
+  }
+
+  /**
+   * Asks for emergency access (a signed `emergency.request` under this device's delegation) and
+   * delivers it to the patient's device. Access to the delegation's scopes opens at `opensAt`
+   * unless the patient denies it before; `delivered` is false when the patient's device could not
+   * be reached (the request is kept and goes with the next exchange).
+   */
+  async requestEmergency(vault: VaultId, reason: string | null = null): Promise<{ request: EntryId; opensAt: number; delivered: boolean }> {
+    const shared = this.shared.get(vault);
+    if (!shared) throw new NodeError('NOT_FOUND', 'this vault is not shared with this device');
+    const peer = multiaddr(shared.address);
+    await this.logs.exchange(peer, vault).catch(() => undefined);
+    const mine = delegationsOf(this.replica.log(vault)!, this.now())
+      .filter((d) => d.delegate === this.identity.did && d.role === 'emergency')
+      .sort((a, b) => (b.waitMs ?? 0) - (a.waitMs ?? 0));
+    const delegation = mine.at(-1); // the shortest wait
+    if (!delegation) throw new NodeError('NOT_AUTHORIZED', 'no live emergency delegation names this device in that vault');
+    const entry = await this.write(vault, 'emergency.request', { delegation: delegation.entry, reason });
+    const delivered = await this.logs.exchange(peer, vault).then(
+      () => true,
+      () => false,
+    );
+    return { request: entry.id, opensAt: this.replica.log(vault)!.entry(entry.id)!.header.ts + (delegation.waitMs ?? 0), delivered };
+  }
+
+  /** Every vault this device holds — its own, dependents' (held) and shared ones — and what it may do in each now (for a vault switcher). */
+  vaults(): VaultSummary[] {
+    const out: VaultSummary[] = [];
+    const now = this.now();
+    const ids = [...(this.own ? [this.own] : []), ...this.held.keys(), ...this.shared.keys()] as VaultId[];
+    for (const vault of [...new Set(ids)]) {
+      const log = this.replica.log(vault);
+      if (!log) continue;
+      out.push({ vault, kind: this.kindOf(vault), label: genesisLabel(log), subject: log.verdict(now).subject, as: this.standing(log, now) });
+    }
+    return out;
+  }
+
+  /** The records of any vault this device holds (own, held or shared: a shared one opens with the keys its grants carry). */
+  async vaultRecords(vault: VaultId): Promise<RecordsPort> {
+    if (vault !== this.own && !this.held.has(vault) && !this.shared.has(vault)) throw new NodeError('NOT_FOUND', 'this device holds no such vault');
+    return this.recordsOf(vault);
+  }
+
+  /**
+   * The access trail of a vault this device holds: grants, revocations, access receipts,
+   * delegations, handovers, protections, emergency requests, denials and openings (judged at
+   * this device's `now`), and servings to emergency contacts this device noted. Oldest first.
+   * ({@link accessTrail} is its receipts alone.)
+   */
+  trail(vault?: VaultId): TrailItem[] {
+    const log = this.heldLog(vault);
+    return trailOf(log, this.now(), this.served.get(log.vault) ?? []);
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // A provider's side
 
   /** Vaults shared with this device. */
@@ -594,9 +931,14 @@ export class VaultNode extends EventTarget {
    * Pulls a shared vault: the log (verified), then every scope this device holds a live grant for,
    * each followed by a signed `access` receipt pushed back to the patient's log.
    */
-  async pull(vault: VaultId, options: { live?: boolean } = {}): Promise<PullResult> {
-    const shared = this.shared.get(vault);
+  async pull(vault: VaultId, options: { live?: boolean; address?: string } = {}): Promise<PullResult> {
+    let shared = this.shared.get(vault);
     if (!shared) throw new NodeError('NOT_FOUND', 'this vault is not shared with this device');
+    if (options.address !== undefined && options.address !== shared.address) {
+      // The vault is now reached elsewhere (e.g. the dependent's own device after a handover).
+      shared = { ...shared, address: options.address };
+      await this.adoptShared(shared);
+    }
     const peer = multiaddr(shared.address);
     await this.syncFailure(() => this.logs.exchange(peer, vault));
     const log = this.replica.log(vault)!;
@@ -604,7 +946,10 @@ export class VaultNode extends EventTarget {
     const mine = log.verdict(now).grants.filter((g) => g.grantee === this.identity.did);
     await this.importKeys(vault, log);
     const records = await this.recordsOf(vault);
-    const scopes = [...new Set(mine.flatMap((g) => g.scopes))].sort();
+    // An emergency contact whose request opened reads the delegation's scopes (no grant, no receipt:
+    // the request is in the log, and the serving device notes each serving in the patient's trail).
+    const opened = log.verdict(now).emergencies.filter((e) => e.contact === this.identity.did && e.state === 'open').flatMap((e) => e.scopes);
+    const scopes = [...new Set([...mine.flatMap((g) => g.scopes), ...opened])].sort();
     const sessions: DocSession[] = [];
     const receipts: EntryId[] = [];
     const writer = this.writerOf(vault);
@@ -614,7 +959,8 @@ export class VaultNode extends EventTarget {
       await session.synced();
       await target.flush();
       sessions.push(session);
-      const grant = mine.find((g) => g.scopes.includes(scope))!;
+      const grant = mine.find((g) => g.scopes.includes(scope));
+      if (grant === undefined) continue;
       const receipt = await writer.append(this.identity, 'access', { grant: grant.entry, scope, heads: headsOf(target) }, { ts: this.now() });
       await this.noteWritten(vault, [receipt]);
       receipts.push(receipt.id);
@@ -730,6 +1076,192 @@ export class VaultNode extends EventTarget {
   // ---------------------------------------------------------------------------------------------
   // Inside
 
+  /** The vault a patient-side method acts in: `vault` if given (own or held), else this device's own. */
+  private actingVault(vault?: VaultId): VaultId {
+    const v = vault ?? this.own;
+    if (v === undefined) throw new NodeError('NOT_FOUND', 'this device has no vault of its own');
+    if (v !== this.own && !this.held.has(v)) throw new NodeError('NOT_FOUND', `this device does not act in vault ${v}`);
+    return v;
+  }
+
+  private actingVaults(): VaultId[] {
+    return [...(this.own ? [this.own] : []), ...([...this.held.keys()] as VaultId[])];
+  }
+
+  /** The log of a vault this device holds in any way (default: its own). */
+  private heldLog(vault?: VaultId): LogVerifier {
+    const v = vault ?? this.own;
+    const log = v === undefined ? undefined : this.replica.log(v);
+    if (!log || (v !== this.own && !this.held.has(v!) && !this.shared.has(v!))) throw new NodeError('NOT_FOUND', 'this device holds no such vault');
+    return log;
+  }
+
+  private kindOf(vault: VaultId): VaultKind {
+    return vault === this.own ? 'own' : this.held.has(vault) ? 'held' : 'shared';
+  }
+
+  private async keepHeld(vault: VaultId, label: string | null): Promise<void> {
+    this.held.set(vault, { vault, label });
+    await this.store.putSealed(`${HELD}${vault}`, encodeCanonical({ vault, label }));
+  }
+
+  /** What this device is in a vault now (see {@link VaultSummary.as}). */
+  private standing(log: LogVerifier, now: number): VaultSummary['as'] {
+    const me = this.identity.did;
+    const held = new Set(SCOPES_IN_ORDER.map((scope) => log.entitlement(me, scope, now).as));
+    for (const as of ['owner', 'guardian', 'reader', 'grant', 'emergency'] as const) if (held.has(as)) return as;
+    return log.verdict(now).delegations.some((d) => d.delegate === me && d.role === 'emergency') ? 'contact' : 'none';
+  }
+
+  /** Dependent-only scopes in force now in `vault`. */
+  private protectedNow(vault: VaultId): ScopeName[] {
+    return authorityOf(this.replica.log(vault)!, this.now()).protectedScopes as ScopeName[];
+  }
+
+  /** A guardian (not an owner) may not share a dependent-only scope: SCOPE_PROTECTED before anything is signed. */
+  private refuseProtected(vault: VaultId, scopes: readonly ScopeName[]): void {
+    const log = this.replica.log(vault)!;
+    const now = this.now();
+    if (log.verdict(now).devices.some((d) => d.did === this.identity.did)) return;
+    const shielded = this.protectedNow(vault).filter((s) => scopes.includes(s));
+    if (shielded.length > 0) throw new NodeError('SCOPE_PROTECTED', `dependent-only scope(s) ${shielded.join(', ')}: a guardian cannot share them`);
+  }
+
+  /** Every epoch (and the index key) of each scope, sealed to `recipient`, in the order bodies keep them. */
+  private async sealKeysTo(recipient: Did, vault: VaultId, scopes: readonly ScopeName[]): Promise<SealedScopeKey[]> {
+    const records = await this.recordsOf(vault);
+    let keys: SealedScopeKey[];
+    try {
+      keys = (await Promise.all(scopes.map((scope) => sealScopeKeys(recipient, vault, records.exportScopeKeys(scope))))).flat();
+    } catch (error) {
+      throw new NodeError('INVALID_INPUT', `cannot seal keys to ${recipient}: not a usable did:key`, { cause: error });
+    }
+    return keys.sort((a, b) => (a.scope === b.scope ? a.epoch - b.epoch : a.scope < b.scope ? -1 : 1));
+  }
+
+  /** Opens the scope keys sealed to this device in valid entries of the given types. */
+  private async openSealedToMe(vault: VaultId, log: LogVerifier, types: readonly ('delegate' | 'device.add')[]): Promise<ScopeKeyExport[]> {
+    const sealed: SealedScopeKey[] = [];
+    for (const e of log.entries()) {
+      const entry = log.entry(entryIdOf(e.header, e.signature));
+      if (!entry?.body || entry.status !== 'valid' || !(types as readonly string[]).includes(entry.header.type)) continue;
+      const body = entry.body as DelegateBody | DeviceAddBody;
+      const to = 'delegate' in body ? body.delegate : body.device;
+      if (to === this.identity.did) sealed.push(...body.keys);
+    }
+    const known = new Map<ScopeName, Uint8Array>();
+    for (const box of await openScopeKeys(this.identity, vault, sealed.filter((k) => k.epoch === INDEX_KEY_EPOCH), known)) known.set(box.scope, box.indexKey);
+    return openScopeKeys(this.identity, vault, sealed, known);
+  }
+
+  /** Rotates the scopes' keys and seals the new epochs to every live grantee and delegate that holds them. */
+  private async rotateAndRekey(vault: VaultId, scopes: readonly ScopeName[]): Promise<void> {
+    const records = await this.recordsOf(vault);
+    const rotated: { scope: ScopeName; epoch: number }[] = [];
+    for (const scope of scopes) rotated.push({ scope, epoch: await records.rotateScopeKey(scope) });
+    for (const live of this.liveGrants(vault)) {
+      const mine = rotated.filter((r) => live.scopes.includes(r.scope));
+      if (mine.length === 0) continue;
+      const keys = (await Promise.all(mine.map((r) => sealScopeKeys(live.grantee, vault, records.exportScopeKeys(r.scope, [r.epoch]), { withIndexKey: false })))).flat();
+      await this.write(vault, 'rekey', { grant: live.entry, keys });
+    }
+    await this.redelegate(vault, rotated);
+  }
+
+  /**
+   * After a rotation: each other live guardian (for scopes that are not dependent-only) and each
+   * emergency contact (for its scopes) gets the new epochs in a fresh delegation with the same terms.
+   */
+  private async redelegate(vault: VaultId, rotated: readonly { scope: ScopeName; epoch: number }[]): Promise<EntryId[]> {
+    const records = await this.recordsOf(vault);
+    const shielded = new Set(this.protectedNow(vault));
+    const out: EntryId[] = [];
+    for (const d of delegationsOf(this.replica.log(vault)!, this.now())) {
+      if (d.delegate === this.identity.did) continue;
+      const mine = rotated.filter((r) => (d.role === 'guardian' ? !shielded.has(r.scope) : d.scopes.includes(r.scope)));
+      if (mine.length === 0) continue;
+      const keys = (await Promise.all(mine.map((r) => sealScopeKeys(d.delegate, vault, records.exportScopeKeys(r.scope, [r.epoch]), { withIndexKey: false })))).flat();
+      keys.sort((a, b) => (a.scope === b.scope ? a.epoch - b.epoch : a.scope < b.scope ? -1 : 1));
+      const body: DelegateBody = { delegate: d.delegate, role: d.role, expires: d.expires, scopes: [...d.scopes], wait: d.waitMs, keys };
+      out.push((await this.write(vault, 'delegate', body)).id);
+    }
+    return out;
+  }
+
+  /** Signs and keeps one entry as this device; the writer's refusals become NodeErrors. */
+  private async write<T extends EntryType>(vault: VaultId, type: T, body: BodyOf[T]): Promise<SignedEntry & { id: EntryId }> {
+    let entry: SignedEntry & { id: EntryId };
+    try {
+      entry = await this.writerOf(vault).append(this.identity, type, body, { ts: this.now() });
+    } catch (error) {
+      throw asNodeError(error, type);
+    }
+    await this.noteWritten(vault, [entry]);
+    await this.noticeEntries(vault, [entry], 'local');
+    return entry;
+  }
+
+  /**
+   * Family entries that joined a log (written here, or received): fire their events, and re-ask
+   * the sync gate for running streams when authority may have shrunk (undelegate, handover, protect).
+   */
+  async noticeEntries(vault: VaultId, entries: readonly SignedEntry[], origin: 'local' | 'peer'): Promise<void> {
+    const log = this.replica.log(vault);
+    if (!log) return;
+    let recheck = false;
+    for (const e of entries) {
+      const id = entryIdOf(e.header, e.signature);
+      const entry = log.entry(id);
+      if (!entry || entry.body === undefined || entry.status !== 'valid') continue;
+      const { header, body } = entry;
+      switch (header.type) {
+        case 'delegate':
+        case 'undelegate':
+          this.emit('delegation', { vault, kind: header.type, entry: id, delegate: (body as DelegateBody).delegate, origin });
+          recheck ||= header.type === 'undelegate';
+          break;
+        case 'handover': {
+          const b = body as { subject: Did; devices: readonly Did[]; guardians: 'end' | 'read' };
+          this.emit('handover', { vault, entry: id, subject: b.subject, devices: b.devices, guardians: b.guardians, origin });
+          recheck = true;
+          break;
+        }
+        case 'protect': {
+          const b = body as { scopes: readonly ScopeName[]; from: number };
+          this.emit('protected', { vault, entry: id, scopes: b.scopes, from: b.from, origin });
+          recheck = true;
+          break;
+        }
+        case 'emergency.request': {
+          const opensAt = log.verdict(this.now()).emergencies.find((x) => x.request === id)?.opensAt ?? null;
+          this.emit('emergency', { vault, kind: 'request', request: id, contact: header.author, opensAt, origin });
+          break;
+        }
+        case 'emergency.deny': {
+          const request = (body as { request: EntryId }).request;
+          this.emit('emergency', { vault, kind: 'deny', request, contact: log.entry(request)?.header.author ?? header.author, opensAt: null, origin });
+          break;
+        }
+        default:
+          break;
+      }
+    }
+    if (recheck) await this.docs.reauthorize((s) => s.vault === vault);
+  }
+
+  /** Notes (at most once a minute per contact and scope) that this device served an emergency contact. */
+  private noteServed(vault: VaultId, contact: Did, scope: ScopeName, now: number): void {
+    const key = `${vault}/${contact}/${scope}`;
+    if (now - (this.servedLast.get(key) ?? -Infinity) < SERVED_NOTE_INTERVAL_MS) return;
+    this.servedLast.set(key, now);
+    const note: ServedNote = { at: now, contact, scope };
+    const list = this.served.get(vault) ?? [];
+    list.push(note);
+    this.served.set(vault, list);
+    void this.store.putSealed(`${SERVED}${vault}/${String(now).padStart(15, '0')}-${toBase64Url(randomBytes(6))}`, encodeCanonical({ ...note })).catch(() => undefined);
+  }
+
+
   private emit(type: VaultNodeEvent, detail: unknown): void {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
@@ -753,7 +1285,7 @@ export class VaultNode extends EventTarget {
   private recordsOf(vault: VaultId): Promise<RecordsPort> {
     let records = this.records.get(vault);
     if (!records) {
-      records = this.openRecords(vault, vault === this.own ? 'own' : 'shared');
+      records = this.openRecords(vault, this.kindOf(vault));
       this.records.set(vault, records);
     }
     return records;
@@ -793,7 +1325,17 @@ export class VaultNode extends EventTarget {
       const s = decodeCanonical(value) as { vault: string; patient: string; address: string };
       this.shared.set(s.vault, { vault: s.vault as VaultId, patient: s.patient as Did, address: s.address });
     }
-    const vaults = [...(this.own ? [this.own] : []), ...this.shared.keys()] as VaultId[];
+    for await (const { value } of this.store.rangeSealed(HELD)) {
+      const h = decodeCanonical(value) as { vault: string; label: string | null };
+      this.held.set(h.vault, { vault: h.vault as VaultId, label: h.label });
+    }
+    for await (const { key, value } of this.store.rangeSealed(SERVED)) {
+      const vault = key.slice(SERVED.length).split('/')[0]!;
+      const list = this.served.get(vault) ?? [];
+      list.push(decodeCanonical(value) as ServedNote);
+      this.served.set(vault, list);
+    }
+    const vaults = [...(this.own ? [this.own] : []), ...this.held.keys(), ...this.shared.keys()] as VaultId[];
     for (const vault of vaults) {
       const entries: SignedEntry[] = [];
       let count = 0;
@@ -835,6 +1377,9 @@ export class VaultNode extends EventTarget {
         mine.add(id);
         sealed.push(...(entry.body as GrantBody).keys);
       }
+      // An emergency contact's keys come with its delegation (sealed before any request, so
+      // access can open while the patient is unreachable).
+      if (entry.header.type === 'delegate' && (entry.body as DelegateBody).delegate === this.identity.did) sealed.push(...(entry.body as DelegateBody).keys);
     }
     for (const e of log.entries()) {
       const id = entryIdOf(e.header, e.signature);
@@ -862,10 +1407,14 @@ export class VaultNode extends EventTarget {
     }
     if (!log || !isScopeName(doc)) return false;
     const now = this.now();
+    // The gate is src/grants' entitlement on this device's verified copy: dependent-only scopes
+    // are refused to guardians (and readers) there, emergency access only opens after the wait.
     const read = log.entitlement(remote, doc, now, 'read');
     if (!read.entitled) return false;
-    // Owners (the patient's own devices) and guardians sync both ways; grantees read.
-    return read.as === 'grant' ? 'read' : 'write';
+    if (read.as === 'emergency') this.noteServed(vault as VaultId, remote, doc, now);
+    // Owners (the patient's own devices) and live guardians sync both ways; grantees, guardians
+    // kept read-only by a handover and emergency contacts read.
+    return read.as === 'owner' || read.as === 'guardian' ? 'write' : 'read';
   }
 
   private async resolveTarget(vault: string, doc: string): Promise<SyncTarget | undefined> {
@@ -887,10 +1436,13 @@ export class VaultNode extends EventTarget {
         const key = `${INVITE}${toBase64Url(token)}`;
         const stored = await this.store.getSealed(key);
         if (!stored) return 'unknown';
-        const record = decodeCanonical(stored) as { expires: number; usedBy: string | null };
+        const record = decodeCanonical(stored) as { expires: number; usedBy: string | null; vault?: string };
         if (record.usedBy !== null) return 'used';
         if (record.expires <= now) return 'expired';
-        await this.store.putSealed(key, encodeCanonical({ expires: record.expires, usedBy: remote }));
+        await this.store.putSealed(key, encodeCanonical({ ...record, usedBy: remote }));
+        // Invitations written before dependents' vaults existed name no vault: the device's own.
+        const vault = (record.vault as VaultId | undefined) ?? this.own;
+        if (vault !== undefined) this.redeemedFor.set(remote, vault);
         return 'ok';
       },
     };
@@ -911,4 +1463,14 @@ function headsOf(target: ScopeTarget): string[] {
   return Automerge.getHeads(target.current());
 }
 
+/** The writer's refusals as the engine's errors (messages name the entry type, never content). */
+function asNodeError(error: unknown, type: string): unknown {
+  if (error instanceof GrantsError && error.code === 'NOT_AUTHORIZED') return new NodeError('NOT_AUTHORIZED', `this device may not write ${type} in that vault now`, { cause: error });
+  if (error instanceof GrantsError && error.code === 'INVALID_INPUT') return new NodeError('INVALID_INPUT', error.message, { cause: error });
+  return error;
+}
 
+function genesisLabel(log: LogVerifier): string | null {
+  const body = log.entry(log.vault)?.body as GenesisBody | undefined;
+  return body?.label ?? null;
+}
