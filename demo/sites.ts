@@ -147,11 +147,33 @@ const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', css: '
  * and nothing else is: the extension's page API must work under a strict policy.
  */
 async function sendFile(res: ServerResponse, name: string) {
-  const body = await readFile(join(PUBLIC, name), 'utf8');
+  const body = await withIncludes(await readFile(join(PUBLIC, name), 'utf8'));
   const hashes = [...body.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => `'sha256-${createHash('sha256').update(m[1]!).digest('base64')}'`);
   send(res, 200, TYPES[name.split('.').pop() ?? ''] ?? 'application/octet-stream', body, {
     'content-security-policy': `default-src 'self'; script-src ${hashes.length ? hashes.join(' ') : "'none'"}; img-src 'self' data:; style-src 'self'`,
   });
+}
+
+/**
+ * Expands `<!--#include NAME key="value" … -->` with public/partials/NAME, where `{{key}}` is the
+ * value, HTML-escaped: the pages share their header and the extension discovery script this way
+ * (inlined, so the CSP hashes below still cover every script).
+ */
+async function withIncludes(html: string): Promise<string> {
+  const out: string[] = [];
+  let last = 0;
+  for (const m of html.matchAll(/<!--#include ([a-z-]+\.html)((?: [a-z]+="[^"]*")*) -->/g)) {
+    const vars = new Map([...m[2]!.matchAll(/ ([a-z]+)="([^"]*)"/g)].map((v) => [v[1]!, escapeHtml(v[2]!)]));
+    const partial = await readFile(join(PUBLIC, 'partials', m[1]!), 'utf8');
+    out.push(html.slice(last, m.index), partial.trimEnd().replace(/\{\{([a-z]+)\}\}/g, (_, key: string) => vars.get(key) ?? ''));
+    last = m.index + m[0].length;
+  }
+  out.push(html.slice(last));
+  return out.join('');
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}) {

@@ -31,6 +31,8 @@ export interface ShareEdits {
   readonly scopes: readonly Scope[];
   readonly purpose: Purpose;
   readonly expiresInDays: number;
+  /** The provider may also send new results to the patient's inbox (each reviewed before it is kept). */
+  readonly allowResults?: boolean;
 }
 
 /** The user's answer. */

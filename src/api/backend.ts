@@ -145,11 +145,15 @@ export interface LabSeries {
 /** A grant as both sides show it. */
 export interface GrantView {
   readonly id: string;
+  /** `name`: the label the patient gave their vault (its genesis entry), when there is one. */
   readonly patient: { readonly did: string; readonly name?: string };
+  /** `name`: as the grantee called itself when it asked (not verified), else a shortened did. */
   readonly grantee: { readonly did: string; readonly name: string };
   readonly scopes: readonly Scope[];
   readonly purpose: Purpose;
   readonly expiresAt: string;
+  /** The grantee may push results into its inbox at the patient (the grant's `append` action). */
+  readonly sendsResults: boolean;
   /** `invalid`: the grant failed verification (shown as a warning badge). */
   readonly status: 'live' | 'revoked' | 'expired' | 'invalid';
 }
@@ -167,15 +171,21 @@ export interface PeerRequest {
   readonly note?: string;
 }
 
+/** A share as the user approved it: the page's request with their edits. */
+export type ApprovedShare = ShareParams & {
+  /** The provider may also send results to the patient's inbox (grant action 'append'). */
+  readonly allowResults?: boolean;
+};
+
 /** Patient-side sharing. */
 export interface SharingBackend {
   /** Grants `request` (as the user edited it) directly and returns the grant. */
-  grant(request: ShareParams): Promise<GrantView>;
+  grant(request: ApprovedShare): Promise<GrantView>;
   /**
    * Approves a share ahead of time (the user approved it on a page): returns a one-time invitation
    * the provider redeems; the grant is written when it does, with exactly what was approved.
    */
-  offer(request: ShareParams, origin: string): Promise<{ invitation: string; patient: string }>;
+  offer(request: ApprovedShare, origin: string): Promise<{ invitation: string; patient: string }>;
   /** Providers' requests waiting for the user. */
   pendingRequests(): Promise<PeerRequest[]>;
   /** The user's answer to a provider's request. */
@@ -188,6 +198,26 @@ export interface SharingBackend {
   createInvitation(options: { scopes: readonly Scope[]; purpose: Purpose; expiresInDays: number }): Promise<{ link: string }>;
   /** Access receipts, newest first. */
   accessTrail(): Promise<AccessReceipt[]>;
+  /** Results providers pushed, waiting for the patient (each validated as FHIR R4 on the way in). */
+  inbox(): Promise<InboxItemView[]>;
+  /** Accepts a waiting result into `scope`; refuses one that failed validation (INVALID_INPUT). */
+  acceptResult(from: string, id: string, scope: Scope): Promise<void>;
+  /** Drops a waiting result; nothing of it is kept. */
+  rejectResult(from: string, id: string): Promise<void>;
+}
+
+/** A result in the patient's inbox. */
+export interface InboxItemView {
+  readonly id: string;
+  /** The provider that pushed it (proven by the connection); `name` as it called itself. */
+  readonly from: { readonly did: string; readonly name?: string };
+  readonly resourceType: string;
+  /** The pushed FHIR resource (shown, never imported before the patient accepts). */
+  readonly resource: Readonly<Record<string, unknown>>;
+  /** Where it would go by the scope rules; the patient may choose another. */
+  readonly suggestedScope: Scope;
+  /** Why it cannot be accepted (it failed FHIR validation); absent when valid. */
+  readonly invalid?: string;
 }
 
 /** One access receipt: who pulled which scope when. */
@@ -209,6 +239,11 @@ export interface ProviderBackend {
   shared(options: { includeEnded: boolean }): Promise<GrantView[]>;
   /** Records of a patient this device holds a live grant from. */
   records(query: { patient: string; scope?: Scope; resourceType?: string; limit: number; cursor?: string }): Promise<{ records: RecordView[]; cursor?: string }>;
+  /**
+   * Sends one FHIR resource (validated first) to the patient's inbox; needs a live grant that lets
+   * this device send results (DENIED otherwise). Returns the inbox item's id.
+   */
+  sendResult(patient: string, resource: Readonly<Record<string, unknown>>): Promise<{ id: string }>;
 }
 
 /** Events from the engine. */
@@ -217,6 +252,7 @@ export type BackendEvent =
   | { readonly type: 'records' }
   | { readonly type: 'grants'; readonly grantId?: string; readonly origin?: string }
   | { readonly type: 'shared-with-me' }
+  | { readonly type: 'inbox' }
   | { readonly type: 'peer-request'; readonly request: PeerRequest };
 
 /** Stable codes of {@link BackendError}. */

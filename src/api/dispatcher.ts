@@ -1,5 +1,5 @@
 import type { ApprovalQueue, Decision } from './approval-queue.js';
-import { BackendError, type GrantView, type ImportSummary, type RecordView, type VaultBackend } from './backend.js';
+import { BackendError, type ApprovedShare, type GrantView, type ImportSummary, type RecordView, type VaultBackend } from './backend.js';
 import { MAX_IN_FLIGHT_PER_ORIGIN } from './constants.js';
 import { ProviderRpcError, RpcErrorCode, rpcErrors, type RpcErrorShape } from './errors.js';
 import { assertSafeJson } from './json-guard.js';
@@ -200,7 +200,7 @@ export class PageApiDispatcher {
     const decision = await this.#init.approvals.request(origin, { kind: 'share', request: params }, `share\n${JSON.stringify(params)}`);
     if (!decision.approved) throw rejected(decision);
     await this.#requireUnlocked();
-    const request: ShareParams = decision.edits ? { ...params, ...decision.edits, scopes: [...decision.edits.scopes] } : params;
+    const request: ApprovedShare = decision.edits ? { ...params, ...decision.edits, scopes: [...decision.edits.scopes] } : params;
     const offer = await engine(() => sharing.offer(request, origin));
     return { invitation: offer.invitation, patient: offer.patient, scopes: request.scopes, purpose: request.purpose, expiresInDays: request.expiresInDays };
   }

@@ -115,7 +115,9 @@ describe('engine backend: sharing', () => {
     const grants = await patient.sharing!.grants();
     expect(grants).toEqual([expect.objectContaining({ status: 'live', scopes: ['labs', 'summary'], grantee: expect.objectContaining({ did: providerDid }) })]);
     const shared = await provider.provider!.shared({ includeEnded: true });
-    expect(shared).toEqual([expect.objectContaining({ status: 'live', patient: { did: patientDid } })]);
+    // Each side shows the other by name: the patient's vault label, the name the clinic asked with.
+    expect(shared).toEqual([expect.objectContaining({ status: 'live', patient: { did: patientDid, name: 'Alex Example' }, sendsResults: false })]);
+    expect(grants[0]!.grantee.name).toBe('Example Clinic');
     const { records } = await provider.provider!.records({ patient: patientDid, limit: 50 });
     expect(records.map((r) => r.resourceType).sort()).toEqual(['Condition', 'Observation', 'Observation', 'Patient']);
     expect((await patient.sharing!.accessTrail()).map((r) => r.scope).sort()).toEqual(['labs', 'summary']);
@@ -140,6 +142,21 @@ describe('engine backend: sharing', () => {
     expect(await patient.sharing!.grants()).toEqual([]);
   });
 
+  it('keeps the names of parties across lock and unlock, and shows them in the access trail', async () => {
+    const address: { current?: string | undefined } = {};
+    const patient = await device('Alex Example', () => address.current);
+    const provider = await device('Example Clinic');
+    address.current = (await patient.addresses())[0];
+    await patient.records!.import({ format: 'fhir', data: BUNDLE });
+    const providerDid = (await provider.status()).did!;
+    const { invitation } = await patient.sharing!.offer({ provider: { did: providerDid, name: 'Example Clinic' }, scopes: ['labs'], purpose: 'treatment', expiresInDays: 30 }, 'https://clinic.example');
+    await provider.provider!.redeem(invitation, { scopes: ['labs'], purpose: 'treatment', expiresInDays: 30 });
+    await patient.lock();
+    await patient.unlock(PASS);
+    expect((await patient.sharing!.grants())[0]!.grantee).toEqual({ did: providerDid, name: 'Example Clinic' });
+    expect((await patient.sharing!.accessTrail())[0]!.who).toEqual({ did: providerDid, name: 'Example Clinic' });
+  });
+
   it('keeps the identity and the records across lock and unlock', async () => {
     const patient = await device('Alex Example');
     const did = (await patient.status()).did;
@@ -150,5 +167,85 @@ describe('engine backend: sharing', () => {
     await patient.unlock(PASS);
     expect((await patient.status()).did).toBe(did);
     expect(await patient.records!.timeline({})).toHaveLength(4);
+  });
+});
+
+/** A synthetic glucose result a provider sends (no real data). */
+const glucose = (value: number, id: string) => ({
+  resourceType: 'Observation',
+  id,
+  status: 'final',
+  category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] }],
+  code: { coding: [{ system: 'http://loinc.org', code: '2345-7', display: 'Glucose' }] },
+  effectiveDateTime: '2025-07-01T08:00:00Z',
+  valueQuantity: { value, unit: 'mg/dL', system: 'http://unitsofmeasure.org', code: 'mg/dL' },
+});
+
+describe('engine backend: results providers send to the patient’s inbox', () => {
+  /** A patient and a clinic; the patient answers the clinic's request with `allowResults`. */
+  async function pair(allowResults: boolean) {
+    const address: { current?: string | undefined } = {};
+    const patient = await device('Alex Example', () => address.current);
+    const provider = await device('Example Clinic');
+    address.current = (await patient.addresses())[0];
+    const link = (await patient.sharing!.createInvitation({ scopes: ['labs'], purpose: 'treatment', expiresInDays: 30 })).link;
+    patient.subscribe((e) => {
+      if (e.type === 'peer-request') void patient.sharing!.answer(e.request.id, { approved: true, edits: { scopes: ['labs'], purpose: 'treatment', expiresInDays: 30, allowResults } });
+    });
+    const { patient: patientDid } = await provider.provider!.redeem(link, { scopes: ['labs'], purpose: 'treatment', expiresInDays: 30 });
+    // The patient's side finishes writing its grant(s) after the answer went out: wait for them.
+    await expect.poll(async () => (await patient.sharing!.grants()).filter((g) => g.sendsResults).length).toBe(allowResults ? 1 : 0);
+    await expect
+      .poll(async () => {
+        await provider.provider!.refresh();
+        return (await provider.provider!.shared({ includeEnded: false })).filter((g) => g.sendsResults).length;
+      })
+      .toBe(allowResults ? 1 : 0);
+    return { patient, provider, patientDid, providerDid: (await provider.status()).did! };
+  }
+
+  it('a provider the patient allowed sends a validated result; the patient accepts one into labs and rejects another', async () => {
+    const { patient, provider, patientDid, providerDid } = await pair(true);
+    expect((await provider.provider!.shared({ includeEnded: false })).some((g) => g.sendsResults)).toBe(true);
+    expect((await patient.sharing!.grants()).some((g) => g.sendsResults && g.grantee.name === 'Example Clinic')).toBe(true);
+    const events: string[] = [];
+    patient.subscribe((e) => events.push(e.type));
+
+    const kept = await provider.provider!.sendResult(patientDid, glucose(95, 'pushed-95'));
+    const dropped = await provider.provider!.sendResult(patientDid, glucose(500, 'pushed-500'));
+    const inbox = await patient.sharing!.inbox();
+    expect(inbox.map((i) => [i.id, i.from, i.resourceType, i.suggestedScope, i.invalid]).sort()).toEqual(
+      [
+        [kept.id, { did: providerDid, name: 'Example Clinic' }, 'Observation', 'labs', undefined],
+        [dropped.id, { did: providerDid, name: 'Example Clinic' }, 'Observation', 'labs', undefined],
+      ].sort(),
+    );
+    expect(events).toContain('inbox');
+    // Nothing reaches the records before the patient accepts.
+    expect(await patient.records!.timeline({})).toEqual([]);
+
+    await patient.sharing!.acceptResult(providerDid, kept.id, 'labs');
+    await patient.sharing!.rejectResult(providerDid, dropped.id);
+    expect(await patient.sharing!.inbox()).toEqual([]);
+    const timeline = await patient.records!.timeline({});
+    expect(timeline.map((r) => [r.scope, (r.resource.valueQuantity as { value: number }).value])).toEqual([['labs', 95]]);
+    await expect(patient.sharing!.rejectResult(providerDid, dropped.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('refuses invalid FHIR, a Bundle, and a provider the patient did not allow', async () => {
+    const { patient, provider, patientDid } = await pair(true);
+    await expect(provider.provider!.sendResult(patientDid, { resourceType: 'Observation', status: 'final', code: { text: 'x' }, effectiveDateTime: 'yesterday' })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    });
+    await expect(provider.provider!.sendResult(patientDid, { resourceType: 'Bundle', type: 'collection', entry: [{ resource: glucose(1, 'a') }] })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    });
+    await expect(provider.provider!.sendResult('did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK', glucose(1, 'b'))).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(await patient.sharing!.inbox()).toEqual([]);
+
+    const readOnly = await pair(false);
+    expect((await readOnly.provider.provider!.shared({ includeEnded: false })).every((g) => !g.sendsResults)).toBe(true);
+    await expect(readOnly.provider.provider!.sendResult(readOnly.patientDid, glucose(1, 'c'))).rejects.toMatchObject({ code: 'DENIED' });
+    expect(await readOnly.patient.sharing!.inbox()).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
-import { generateIdentity, identityFromSecretKey, peerIdOf, type Did, type Identity } from '../crypto/index.js';
-import { entryIdOf, type EntryId, type GrantBody, type LogVerifier, type RevokeBody, type VaultId } from '../grants/index.js';
+import { fromUtf8, generateIdentity, identityFromSecretKey, peerIdOf, utf8, type Did, type Identity } from '../crypto/index.js';
+import { entryIdOf, type EntryId, type GenesisBody, type GrantBody, type LogVerifier, type RevokeBody, type VaultId } from '../grants/index.js';
 import { COPIED_DATA_NOTICE, VaultNode, type RecordsPort } from '../node/index.js';
 import {
   RecordsError,
@@ -19,20 +19,23 @@ import type { ShareEdits } from './approval-queue.js';
 import {
   BackendError,
   type AccessReceipt,
+  type ApprovedShare,
   type BackendEvent,
   type Count,
   type GrantView,
   type ImportPreview,
   type ImportSummary,
+  type InboxItemView,
   type LabSeries,
   type PeerRequest,
   type RecordView,
   type VaultBackend,
   type VaultStatus,
 } from './backend.js';
-import { SENSITIVE_SCOPES, type ImportParams, type Scope, type ShareParams } from './schemas.js';
+import { SCOPES, SENSITIVE_SCOPES, type ImportParams, type Scope } from './schemas.js';
 import { createStoreBackend, type StoreBackend } from './store-backend.js';
 import { listenerSet } from './listeners.js';
+import { MAX_NAME_CHARS } from './constants.js';
 
 /** Options of {@link createEngineBackend}. */
 export interface EngineBackendInit {
@@ -66,6 +69,10 @@ export interface EngineBackend extends VaultBackend {
 
 /** Sealed record keys of this layer (inside the vault; only ever plaintext in memory). */
 const IDENTITY_KEY = 'extension/identity';
+/** Names parties gave themselves when they asked to share (did → name), sealed in the vault. */
+const NAMES_KEY = 'extension/names';
+/** Most names kept (oldest dropped first): a bound on what a flood of requests can make us store. */
+const MAX_NAMES = 2000;
 const SHARED_PREFIX = 'shared/';
 
 /** The engine while the vault is unlocked. */
@@ -76,6 +83,8 @@ interface Session {
   readonly node: VaultNode;
   readonly own: RecordStore;
   readonly records: Map<string, RecordStore>;
+  /** Names of parties, as they called themselves (see {@link NAMES_KEY}). */
+  readonly names: Map<string, string>;
   readonly stopListening: () => void;
 }
 
@@ -116,6 +125,18 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
   const waitingPeers = new Map<string, PendingRequest>();
   let session: Promise<Session> | undefined;
   let lastParse: { text: string; parsed: ParsedImport } | undefined;
+  /**
+   * Runs log-writing engine calls one at a time. src/grants' LogWriter.append reads the author's
+   * head before an await and signs the next seq after it, so two concurrent appends by this device
+   * (a live pull's receipts and a refresh's, or two approvals) would sign two entries at one seq:
+   * an equivocation, after which every peer takes this device's authority away (tmp/ui-needs.md 2).
+   */
+  let writing: Promise<unknown> = Promise.resolve();
+  const oneWriter = <T>(run: () => Promise<T>): Promise<T> => {
+    const next = writing.then(run, run);
+    writing = next.catch(() => undefined);
+    return next;
+  };
 
   const startSession = (): Promise<Session> => {
     session ??= (async () => {
@@ -153,7 +174,12 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
       if (!own) throw new BackendError('FAILED', 'The records of this vault could not be opened');
       const onRequest = (e: Event) => void handleRequest((e as CustomEvent<PendingRequest>).detail, node);
       const onGrants = () => emit({ type: 'grants' });
-      const onReceived = () => {
+      const onReceived = (e: Event) => {
+        // A provider's inbox document at this patient changed: a result arrived (or was withdrawn).
+        if ((e as CustomEvent<{ doc?: unknown }>).detail?.doc?.toString().startsWith('inbox/') === true) {
+          emit({ type: 'inbox' });
+          return;
+        }
         emit({ type: 'shared-with-me' });
         emit({ type: 'records' });
       };
@@ -170,6 +196,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
         node,
         own,
         records,
+        names: await loadNames(vault),
         stopListening: () => {
           node.removeEventListener('request', onRequest);
           node.removeEventListener('granted', onGrants);
@@ -208,7 +235,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
     if (pre && now() - pre.at < PRE_APPROVAL_TTL_MS) {
       preApprovals.delete(pending.from);
       try {
-        const grantId = await node.approve(pending.id, { scopes: [...pre.edits.scopes], days: pre.edits.expiresInDays, purpose: pre.edits.purpose });
+        const grantId = await approveRequest(node, pending, pre.edits);
         emit({ type: 'grants', grantId, origin: pre.origin });
       } catch {
         // The requester went away before the answer: the pre-approval is spent either way.
@@ -217,6 +244,38 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
     }
     waitingPeers.set(pending.id, pending);
     emit({ type: 'peer-request', request: toPeerRequest(pending) });
+  };
+
+  /**
+   * Approves a provider's request with the user's edits. `allowResults` adds the grant action
+   * 'append' (the provider may push results to its inbox here). The engine's approve() takes it
+   * from `append` once it does (tmp/ui-needs.md 1); until then the grant it writes is read-only,
+   * and a second grant with 'append' for the same scopes, purpose and expiry is written beside it.
+   */
+  const approveRequest = async (node: VaultNode, pending: PendingRequest, edits: ShareEdits): Promise<EntryId> => {
+    const edit: Parameters<VaultNode['approve']>[1] & { append?: boolean } = {
+      scopes: [...edits.scopes],
+      days: edits.expiresInDays,
+      purpose: edits.purpose,
+      ...(edits.allowResults === true && { append: true }),
+    };
+    const grantId = await oneWriter(() => node.approve(pending.id, edit));
+    await rememberName(pending.from, pending.request.name);
+    if (edits.allowResults !== true) return grantId;
+    const written = node.log(node.vault!)?.entry(grantId)?.body as GrantBody | undefined;
+    if (!written || written.actions.includes('append')) return grantId;
+    return oneWriter(() => node.grant(pending.from, { scopes: written.scopes, purpose: written.purpose, expires: written.expires, append: true }));
+  };
+
+  /** Keeps the name a party gave itself, for lists that would otherwise show its did. */
+  const rememberName = async (did: string, name: string): Promise<void> => {
+    const s = await session?.catch(() => undefined);
+    const clean = name.trim().slice(0, MAX_NAME_CHARS);
+    if (!s || clean === '' || s.names.get(did) === clean) return;
+    s.names.delete(did);
+    s.names.set(did, clean);
+    while (s.names.size > MAX_NAMES) s.names.delete(s.names.keys().next().value!);
+    await s.vault.putSealed(NAMES_KEY, utf8(JSON.stringify([...s.names])));
   };
 
   base.subscribe((e) => {
@@ -370,30 +429,32 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
     },
 
     sharing: {
-      async grant(request: ShareParams) {
+      async grant(request: ApprovedShare) {
         const s = await requireSession();
         const grantee = request.provider.did as Did;
         const expires = now() + request.expiresInDays * 86_400_000;
-        const grantId = await s.node.grant(grantee, { scopes: request.scopes, purpose: request.purpose, expires });
+        const grantId = await oneWriter(() => s.node.grant(grantee, { scopes: request.scopes, purpose: request.purpose, expires, ...(request.allowResults === true && { append: true }) }));
+        await rememberName(grantee, request.provider.name);
         return grantView(s.node.log(s.node.vault!)!, grantId, s.identity.did, now(), request.provider.name);
       },
-      async offer(request: ShareParams, origin: string) {
+      async offer(request: ApprovedShare, origin: string) {
         const s = await requireSession();
         const relay = init.relay?.();
         if (relay === undefined) throw new BackendError('NOT_AVAILABLE', 'Sharing needs a relay: set one in Settings');
         const invitation = await s.node.invite(relay);
         preApprovals.set(request.provider.did, {
           grantee: request.provider.did as Did,
-          edits: { scopes: request.scopes, purpose: request.purpose, expiresInDays: request.expiresInDays },
+          edits: { scopes: request.scopes, purpose: request.purpose, expiresInDays: request.expiresInDays, ...(request.allowResults === true && { allowResults: true }) },
           origin,
           at: now(),
         });
+        await rememberName(request.provider.did, request.provider.name);
         return { invitation, patient: s.identity.did };
       },
       async revoke(grantId) {
         const s = await requireSession();
         try {
-          await s.node.revoke(grantId as EntryId);
+          await oneWriter(() => s.node.revoke(grantId as EntryId));
         } catch (e) {
           throw engineError(e);
         }
@@ -403,7 +464,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
         const s = await requireSession();
         const log = s.node.log(s.node.vault!);
         if (!log) return [];
-        return grantViews(log, s.identity.did, now(), 'patient');
+        return grantViews(log, s.identity.did, now(), 'patient', s.names);
       },
       async createInvitation() {
         const s = await requireSession();
@@ -416,18 +477,60 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
         return s.node
           .accessTrail()
           .reverse()
-          .map((r) => ({ id: r.entry, who: { did: r.by }, scope: r.scope, at: new Date(r.at).toISOString(), grantId: r.grant }));
+          .map((r) => ({ id: r.entry, who: nameOf(s, r.by), scope: r.scope, at: new Date(r.at).toISOString(), grantId: r.grant }));
+      },
+      async inbox(): Promise<InboxItemView[]> {
+        const s = await requireSession();
+        const items = await s.node.inbox();
+        const out: InboxItemView[] = [];
+        for (const item of items) {
+          const checked = await checkResult(item.resource);
+          out.push({
+            id: item.id,
+            from: nameOf(s, item.from),
+            resourceType: typeof item.resource.resourceType === 'string' ? item.resource.resourceType.slice(0, 64) : 'unknown',
+            resource: item.resource,
+            suggestedScope: checked.ok ? checked.scope : 'notes',
+            ...(!checked.ok && { invalid: checked.reason }),
+          });
+        }
+        return out;
+      },
+      async acceptResult(from, id, scope) {
+        const s = await requireSession();
+        const item = (await s.node.inbox()).find((i) => i.from === from && i.id === id);
+        if (!item) throw new BackendError('NOT_FOUND', 'That result is no longer in the inbox');
+        // Validated here too: what a provider pushed is untrusted until it passes like any import.
+        const checked = await checkResult(item.resource);
+        if (!checked.ok) throw new BackendError('INVALID_INPUT', `This result is not valid FHIR R4 and cannot be kept: ${checked.reason}`);
+        try {
+          await s.node.acceptResult(from as Did, id, scope);
+        } catch (e) {
+          throw engineError(e);
+        }
+        emit({ type: 'inbox' });
+        emit({ type: 'records' });
+      },
+      async rejectResult(from, id) {
+        const s = await requireSession();
+        if (!(await s.node.inbox()).some((i) => i.from === from && i.id === id)) throw new BackendError('NOT_FOUND', 'That result is no longer in the inbox');
+        await s.node.rejectResult(from as Did, id).catch((e: unknown) => {
+          throw engineError(e);
+        });
+        emit({ type: 'inbox' });
       },
       pendingRequests: () => Promise.resolve([...waitingPeers.values()].map(toPeerRequest)),
       async answer(requestId, decision) {
         const s = await requireSession();
-        if (!waitingPeers.delete(requestId)) throw new BackendError('NOT_FOUND', 'That request is no longer waiting');
+        const pending = waitingPeers.get(requestId);
+        if (!pending || !waitingPeers.delete(requestId)) throw new BackendError('NOT_FOUND', 'That request is no longer waiting');
         if (!decision.approved) {
           s.node.deny(requestId);
           return;
         }
-        const edit = decision.edits ? { scopes: [...decision.edits.scopes], days: decision.edits.expiresInDays, purpose: decision.edits.purpose } : {};
-        await s.node.approve(requestId, edit).catch((e: unknown) => {
+        const asked = pending.request;
+        const edits: ShareEdits = decision.edits ?? { scopes: asked.scopes.filter(isScope), purpose: asked.purpose, expiresInDays: asked.days };
+        await approveRequest(s.node, pending, edits).catch((e: unknown) => {
           throw engineError(e);
         });
       },
@@ -441,7 +544,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
         for (const shared of s.node.sharedVaults()) {
           const log = s.node.log(shared.vault);
           if (!log) continue;
-          for (const g of grantViews(log, s.identity.did, now(), 'provider')) if (includeEnded || g.status === 'live') out.push(g);
+          for (const g of grantViews(log, s.identity.did, now(), 'provider', s.names)) if (includeEnded || g.status === 'live') out.push(g);
         }
         return out;
       },
@@ -469,7 +572,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
         try {
           const pulled = await s.node.redeem(invitation, { name, scopes: [...request.scopes], purpose: request.purpose, days: request.expiresInDays });
           // Keep receiving: a live pull stays open and brings new records as the patient adds them.
-          void s.node.pull(pulled.vault, { live: true }).then(
+          void oneWriter(() => s.node.pull(pulled.vault, { live: true })).then(
             () => emit({ type: 'shared-with-me' }),
             () => undefined,
           );
@@ -481,16 +584,69 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
           throw engineError(e);
         }
       },
+      async sendResult(patient, resource) {
+        const s = await requireSession();
+        const shared = s.node.sharedVaults().find((v) => v.patient === patient);
+        if (!shared) throw new BackendError('NOT_FOUND', 'No share from that patient');
+        const log = s.node.log(shared.vault);
+        const grants = log ? grantViews(log, s.identity.did, now(), 'provider') : [];
+        if (!grants.some((g) => g.status === 'live' && g.sendsResults)) {
+          throw new BackendError('DENIED', 'This patient has not allowed you to send results (no live grant lets you)');
+        }
+        const checked = await checkResult(resource);
+        if (!checked.ok) throw new BackendError('INVALID_INPUT', checked.reason, { reason: checked.code });
+        try {
+          return { id: await s.node.pushResult(shared.vault, checked.resource) };
+        } catch (e) {
+          throw engineError(e);
+        }
+      },
       async refresh() {
         const s = await requireSession();
         for (const shared of s.node.sharedVaults()) {
-          await s.node.pull(shared.vault).catch(() => undefined);
+          await oneWriter(() => s.node.pull(shared.vault)).catch(() => undefined);
         }
         emit({ type: 'shared-with-me' });
       },
     },
   };
   return backend;
+
+  /**
+   * Validates one pushed result like any import (src/records: FHIR R4, scope rules). A Bundle is
+   * not a result: exactly one resource is.
+   */
+  async function checkResult(
+    resource: Readonly<Record<string, unknown>>,
+  ): Promise<{ ok: true; resource: Record<string, unknown>; scope: Scope } | { ok: false; reason: string; code: string }> {
+    if (resource.resourceType === 'Bundle') return { ok: false, reason: 'Send one resource (for example an Observation), not a Bundle', code: 'NOT_ONE_RESOURCE' };
+    try {
+      const parsed = await parseImport(JSON.stringify(resource), { now: new Date(now()), allowUnverified: true });
+      const only = parsed.resources[0];
+      if (parsed.resources.length !== 1 || !only) return { ok: false, reason: 'Send exactly one resource', code: 'NOT_ONE_RESOURCE' };
+      return { ok: true, resource: only.resource as unknown as Record<string, unknown>, scope: only.scope };
+    } catch (e) {
+      if (e instanceof RecordsError) return { ok: false, reason: e.message.slice(0, 300), code: e.code };
+      throw e;
+    }
+  }
+
+  async function loadNames(vault: Vault): Promise<Map<string, string>> {
+    const names = new Map<string, string>();
+    const bytes = await vault.getSealed(NAMES_KEY);
+    if (!bytes) return names;
+    try {
+      const parsed: unknown = JSON.parse(fromUtf8(bytes));
+      if (Array.isArray(parsed)) {
+        for (const pair of parsed.slice(-MAX_NAMES)) {
+          if (Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'string') names.set(pair[0], pair[1].slice(0, MAX_NAME_CHARS));
+        }
+      }
+    } catch {
+      // Names are a convenience: unreadable ones are dropped, dids are shown instead.
+    }
+    return names;
+  }
 
   async function loadIdentity(vault: Vault): Promise<Identity> {
     const stored = await vault.getSealed(IDENTITY_KEY);
@@ -512,8 +668,12 @@ function counts(names: readonly string[]): Count[] {
   return [...map].map(([name, count]) => ({ name, count })).sort((a, b) => b.count - a.count || a.name.localeCompare(b.name));
 }
 
+function isScope(s: string): s is Scope {
+  return (SCOPES as readonly string[]).includes(s);
+}
+
 function toPeerRequest(p: PendingRequest): PeerRequest {
-  const scopes = p.request.scopes.filter((s): s is Scope => (['summary', 'labs', 'notes', 'imaging', 'mental-health', 'substance-use', 'reproductive', 'genomics'] as string[]).includes(s));
+  const scopes = p.request.scopes.filter(isScope);
   return {
     id: p.id,
     from: p.from,
@@ -530,7 +690,7 @@ function toPeerRequest(p: PendingRequest): PeerRequest {
  * grants to it. Status from the verified log: live, revoked, expired, or invalid (the log failed
  * verification, or the grant has no effect).
  */
-export function grantViews(log: LogVerifier, me: Did, now: number, role: 'patient' | 'provider'): GrantView[] {
+export function grantViews(log: LogVerifier, me: Did, now: number, role: 'patient' | 'provider', names: ReadonlyMap<string, string> = new Map()): GrantView[] {
   const verdict = log.verdict(now);
   const live = new Set(verdict.grants.map((g) => g.entry as string));
   const revoked = new Set<string>();
@@ -543,17 +703,20 @@ export function grantViews(log: LogVerifier, me: Did, now: number, role: 'patien
     if (entry.header.type === 'grant') grants.push({ id, author: entry.header.author, body: entry.body as GrantBody, status: entry.status });
   }
   const subject = verdict.subject ?? grants[0]?.author ?? me;
+  // The genesis body reaches every grantee (it says who may act): its label is the patient's name.
+  const label = (log.entry(log.vault)?.body as GenesisBody | undefined)?.label ?? undefined;
   return grants
     .filter((g) => role === 'patient' || g.body.grantee === me)
     .map((g) => {
       const status: GrantView['status'] = !verdict.valid || g.status !== 'valid' ? 'invalid' : live.has(g.id) ? 'live' : revoked.has(g.id) ? 'revoked' : g.body.expires !== null && g.body.expires <= now ? 'expired' : 'invalid';
       return {
         id: g.id,
-        patient: { did: subject },
-        grantee: { did: g.body.grantee, name: shortDid(g.body.grantee) },
+        patient: label ? { did: subject, name: label } : { did: subject },
+        grantee: { did: g.body.grantee, name: names.get(g.body.grantee) ?? shortDid(g.body.grantee) },
         scopes: g.body.scopes as Scope[],
         purpose: g.body.purpose,
         expiresAt: g.body.expires === null ? '9999-12-31T00:00:00.000Z' : new Date(g.body.expires).toISOString(),
+        sendsResults: g.body.actions.includes('append'),
         status,
       };
     });
@@ -563,6 +726,12 @@ function grantView(log: LogVerifier, grantId: EntryId, me: Did, now: number, gra
   const view = grantViews(log, me, now, 'patient').find((g) => g.id === grantId);
   if (!view) throw new BackendError('FAILED', 'The grant was written but cannot be read back');
   return { ...view, grantee: { did: view.grantee.did, name: granteeName } };
+}
+
+/** A party as lists show it: the name it gave, when known. */
+function nameOf(s: { readonly names: ReadonlyMap<string, string> }, did: string): { did: string; name?: string } {
+  const name = s.names.get(did);
+  return name === undefined ? { did } : { did, name };
 }
 
 function shortDid(did: string): string {

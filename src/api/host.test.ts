@@ -148,6 +148,20 @@ describe('engine host: extension pages', () => {
     const tab = ui();
     expect(await tab.call({ type: 'create', passphrase: '' })).toMatchObject({ ok: false, error: { code: 'INVALID_MESSAGE' } });
     expect(await tab.call({ type: 'selfDestruct' })).toMatchObject({ ok: false, error: { code: 'INVALID_MESSAGE' } });
+    // Inbox and send-a-result commands are checked at the door too.
+    const did = 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK';
+    for (const command of [
+      { type: 'acceptResult', from: 'not a did', id: 'abcdefgh12', scope: 'labs' },
+      { type: 'acceptResult', from: did, id: '../../etc', scope: 'labs' },
+      { type: 'acceptResult', from: did, id: 'abcdefgh12', scope: 'everything' },
+      { type: 'rejectResult', from: did, id: 'abcdefgh12', extra: true },
+      { type: 'providerSendResult', patient: did, resource: { status: 'final' } },
+      { type: 'providerSendResult', patient: did, resource: { resourceType: '<script>' } },
+      { type: 'providerSendResult', patient: did, resource: [{ resourceType: 'Observation' }] },
+      { type: 'decide', promptId: 'x', decision: { approved: true, edits: { scopes: ['labs'], purpose: 'treatment', expiresInDays: 30, allowResults: 'yes' } } },
+    ]) {
+      expect(await tab.call(command), JSON.stringify(command)).toMatchObject({ ok: false, error: { code: 'INVALID_MESSAGE' } });
+    }
     tab.port.postMessage('garbage');
     tab.port.postMessage({ kind: 'call', id: -1, command: { type: 'status' } });
     expect((await tab.call({ type: 'status' })).ok).toBe(true);

@@ -117,6 +117,7 @@ export function startEngineHost(init: EngineHostInit): EngineHost {
     backend.subscribe((e) => {
       if (e.type === 'lock') toUi({ type: 'status' });
       else if (e.type === 'records') toUi({ type: 'records' });
+      else if (e.type === 'inbox') toUi({ type: 'inbox' });
       else toUi({ type: 'grants' });
       if (e.type === 'peer-request') void askPeer(backend, approvals, e.request);
     });
@@ -183,6 +184,14 @@ export function startEngineHost(init: EngineHostInit): EngineHost {
         return need(backend.sharing, 'sharing').createInvitation(command);
       case 'accessTrail':
         return need(backend.sharing, 'sharing').accessTrail();
+      case 'inbox':
+        return need(backend.sharing, 'sharing').inbox();
+      case 'acceptResult':
+        return need(backend.sharing, 'sharing').acceptResult(command.from, command.id, command.scope);
+      case 'rejectResult':
+        return need(backend.sharing, 'sharing').rejectResult(command.from, command.id);
+      case 'providerSendResult':
+        return need(backend.provider, 'provider views').sendResult(command.patient, command.resource);
       case 'providerShared':
         return need(backend.provider, 'provider views').shared({ includeEnded: command.includeEnded });
       case 'redeemInvitation':
@@ -302,7 +311,9 @@ async function askPeer(backend: VaultBackend, approvals: ApprovalQueue, request:
 
 function toDecision(d: Extract<UiCommand, { type: 'decide' }>['decision']): Decision {
   if (!d.approved) return d;
-  return d.edits === undefined ? { approved: true } : { approved: true, edits: d.edits };
+  if (d.edits === undefined) return { approved: true };
+  const { allowResults, ...edits } = d.edits;
+  return { approved: true, edits: allowResults === undefined ? edits : { ...edits, allowResults } };
 }
 
 function need<T>(part: T | undefined, what: string): T {

@@ -87,6 +87,8 @@ export {
   type LabSeries,
   type GrantView,
   type AccessReceipt,
+  type ApprovedShare,
+  type InboxItemView,
   type Count,
   type PeerRequest,
 } from './backend.js';

@@ -88,11 +88,18 @@ export const hostToContent = z.discriminatedUnion('kind', [
 export type HostToContent = z.output<typeof hostToContent>;
 
 const scope = z.enum(SCOPES);
+/** A did:key (Ed25519, base58btc). */
+const did = z.string().regex(/^did:key:z[1-9A-HJ-NP-Za-km-z]{40,60}$/);
+/** An inbox item id (12 random bytes, base64url). */
+const inboxItemId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
+/** One FHIR resource as the UI read it from a file or the clipboard; src/records validates it fully. */
+const fhirResource = z.looseObject({ resourceType: z.string().regex(/^[A-Z][A-Za-z]{1,63}$/) });
 const passphrase = z.string().min(1).max(1024);
 const shareEdits = z.strictObject({
   scopes: z.array(scope).min(1).max(SCOPES.length),
   purpose: z.enum(PURPOSES),
   expiresInDays: z.number().int().min(1).max(3650),
+  allowResults: z.boolean().optional(),
 });
 /** A decision from the approval window. */
 export const decision = z.union([
@@ -139,6 +146,9 @@ export const uiCommand = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('revokeGrant'), grantId: z.string().max(200) }),
   z.strictObject({ type: z.literal('createInvitation'), scopes: z.array(scope).min(1), purpose: z.enum(PURPOSES), expiresInDays: z.number().int().min(1).max(3650) }),
   z.strictObject({ type: z.literal('accessTrail') }),
+  z.strictObject({ type: z.literal('inbox') }),
+  z.strictObject({ type: z.literal('acceptResult'), from: did, id: inboxItemId, scope }),
+  z.strictObject({ type: z.literal('rejectResult'), from: did, id: inboxItemId }),
   z.strictObject({ type: z.literal('providerShared'), includeEnded: z.boolean() }),
   z.strictObject({ type: z.literal('providerRecords'), patient: z.string().max(200), scope: scope.optional(), limit: z.number().int().min(1).max(500) }),
   z.strictObject({
@@ -149,6 +159,7 @@ export const uiCommand = z.discriminatedUnion('type', [
     expiresInDays: z.number().int().min(1).max(3650),
   }),
   z.strictObject({ type: z.literal('providerRefresh') }),
+  z.strictObject({ type: z.literal('providerSendResult'), patient: did, resource: fhirResource }),
   z.strictObject({ type: z.literal('settings') }),
   z.strictObject({ type: z.literal('setRelay'), relay: relayAddress.nullable() }),
 ]);
@@ -167,6 +178,7 @@ export const uiEvent = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('origins') }),
   z.strictObject({ type: z.literal('records') }),
   z.strictObject({ type: z.literal('grants') }),
+  z.strictObject({ type: z.literal('inbox') }),
   z.strictObject({ type: z.literal('progress'), progressId: z.string().max(100), done: z.number(), total: z.number() }),
 ]);
 /** An event of {@link uiEvent}. */

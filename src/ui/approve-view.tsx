@@ -51,6 +51,7 @@ function PromptCard({ prompt }: { prompt: Prompt }) {
   const [scopes, setScopes] = useState<Scope[]>(asks ? [...d.request.scopes] : []);
   const [purpose, setPurpose] = useState<Purpose>(asks ? d.request.purpose : 'treatment');
   const [days, setDays] = useState(asks ? d.request.expiresInDays : 30);
+  const [allowResults, setAllowResults] = useState(false);
   const answer = async (approved: boolean) => {
     setBusy(true);
     setError(undefined);
@@ -58,7 +59,7 @@ function PromptCard({ prompt }: { prompt: Prompt }) {
       await host.call({
         type: 'decide',
         promptId: prompt.id,
-        decision: approved ? (asks ? { approved: true, edits: { scopes, purpose, expiresInDays: days } } : { approved: true }) : { approved: false, reason: 'denied' },
+        decision: approved ? (asks ? { approved: true, edits: { scopes, purpose, expiresInDays: days, allowResults } } : { approved: true }) : { approved: false, reason: 'denied' },
       });
     } catch (e) {
       setError(errorText(e));
@@ -120,6 +121,10 @@ function PromptCard({ prompt }: { prompt: Prompt }) {
           </select>
           <label for={`${titleId}-days`}>For how many days</label>
           <input id={`${titleId}-days`} type="number" min={1} max={3650} value={days} onInput={(e) => setDays(Number(e.currentTarget.value))} />
+          <label class="check">
+            <input type="checkbox" checked={allowResults} onChange={(e) => setAllowResults(e.currentTarget.checked)} />
+            <span>They may also send new results to your inbox (you accept or reject each one)</span>
+          </label>
         </>
       )}
       {error && (

@@ -6,6 +6,7 @@ import {
   type GrantView,
   type ImportPreview,
   type ImportSummary,
+  type InboxItemView,
   type LabCode,
   type LabSeries,
   type OriginRecord,
@@ -42,6 +43,10 @@ export interface UiResults {
   revokeGrant: null;
   createInvitation: { link: string };
   accessTrail: AccessReceipt[];
+  inbox: InboxItemView[];
+  acceptResult: null;
+  rejectResult: null;
+  providerSendResult: { id: string };
   providerShared: GrantView[];
   providerRecords: { records: RecordView[]; cursor?: string };
   redeemInvitation: { patient: string; scopes: Scope[] };

@@ -5,6 +5,7 @@ import { errorText, useHost, useHostQuery } from './host-context.js';
 import { ScopePicker } from './scope-picker.js';
 import { Loading } from './records-view.js';
 import { NotAvailable } from './vault-app.js';
+import { Outcome, PartyName } from './parts.js';
 
 /** Provider side: patients who shared with me, the verified grant, their records. */
 export function ProviderView({ status }: { status: VaultStatus }) {
@@ -88,6 +89,19 @@ function AcceptInvitation() {
   );
 }
 
+/** One patient who shared with this device: their grants (newest decides the badge). */
+interface SharedPatient {
+  readonly patient: GrantView['patient'];
+  readonly grants: readonly GrantView[];
+}
+
+/** Groups grants by patient: a patient may hold several grants to this device (e.g. one that lets it send results). */
+function byPatient(grants: readonly GrantView[]): SharedPatient[] {
+  const out = new Map<string, GrantView[]>();
+  for (const g of grants) out.set(g.patient.did, [...(out.get(g.patient.did) ?? []), g]);
+  return [...out.values()].map((gs) => ({ patient: gs.find((g) => g.patient.name !== undefined)?.patient ?? gs[0]!.patient, grants: gs }));
+}
+
 function Patients() {
   const host = useHost();
   const q = useHostQuery({ type: 'providerShared', includeEnded: true }, ['grants', 'records']);
@@ -111,24 +125,102 @@ function Patients() {
         </button>
       </p>
       {q.value.length === 0 && <p>No patient has shared with you yet.</p>}
-      {q.value.map((g) => (
-        <section key={g.id} class="card" aria-label={`Patient ${g.patient.name ?? g.patient.did}`}>
-          <div class="row">
-            <h2 style={{ margin: 0 }}>{g.patient.name ?? g.patient.did}</h2>
-            <GrantBadge grant={g} />
-          </div>
-          <p class="small muted">
-            Scopes: {g.scopes.join(', ')} · purpose: {g.purpose}
-          </p>
-          {g.status === 'live' && (
-            <button class="secondary" aria-expanded={open === g.id} onClick={() => setOpen(open === g.id ? undefined : g.id)}>
-              {open === g.id ? 'Hide records' : 'Show records'}
-            </button>
-          )}
-          {open === g.id && <PatientRecords patient={g.patient.did} />}
-        </section>
-      ))}
+      {byPatient(q.value).map(({ patient, grants }) => {
+        const live = grants.filter((g) => g.status === 'live');
+        const shown = live[0] ?? grants.find((g) => g.status === 'invalid') ?? grants[grants.length - 1]!;
+        const scopes = [...new Set((live.length > 0 ? live : [shown]).flatMap((g) => g.scopes))];
+        const sends = live.some((g) => g.sendsResults);
+        const name = patient.name ?? patient.did;
+        return (
+          <section key={patient.did} class="card" aria-label={`Patient ${name}`}>
+            <div class="row">
+              <h2 style={{ margin: 0 }}>
+                <PartyName party={patient} />
+              </h2>
+              <GrantBadge grant={shown} />
+              {sends && <span class="badge">you may send results</span>}
+            </div>
+            <p class="small muted">
+              Scopes: {scopes.join(', ')} · purpose: {shown.purpose}
+            </p>
+            {live.length > 0 && (
+              <div class="row">
+                <button class="secondary" aria-expanded={open === patient.did} onClick={() => setOpen(open === patient.did ? undefined : patient.did)}>
+                  {open === patient.did ? 'Hide records' : 'Show records'}
+                </button>
+              </div>
+            )}
+            {sends && <SendResult patient={patient.did} name={name} />}
+            {open === patient.did && <PatientRecords patient={patient.did} />}
+          </section>
+        );
+      })}
     </>
+  );
+}
+
+/** Largest result file read (the engine refuses larger imports anyway). */
+const MAX_RESULT_FILE_BYTES = 5 * 1024 * 1024;
+
+/** "Send a result": one FHIR resource from a file or pasted JSON, checked here for shape and by the engine in full. */
+function SendResult({ patient, name }: { patient: string; name: string }) {
+  const host = useHost();
+  const [text, setText] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [done, setDone] = useState<string>();
+  const [error, setError] = useState<string>();
+  const base = `send-${patient.slice(-12)}`;
+  const onFile = async (file: File | undefined) => {
+    setError(undefined);
+    if (!file) return;
+    if (file.size > MAX_RESULT_FILE_BYTES) {
+      setError('That file is too large for one result');
+      return;
+    }
+    setText(await file.text());
+  };
+  const send = async (e: Event) => {
+    e.preventDefault();
+    setDone(undefined);
+    setError(undefined);
+    let resource: unknown;
+    try {
+      resource = JSON.parse(text);
+    } catch {
+      setError('That is not JSON: paste or choose one FHIR resource');
+      return;
+    }
+    if (typeof resource !== 'object' || resource === null || Array.isArray(resource) || typeof (resource as { resourceType?: unknown }).resourceType !== 'string') {
+      setError('That is not a FHIR resource: it needs a "resourceType"');
+      return;
+    }
+    setBusy(true);
+    try {
+      await host.call({ type: 'providerSendResult', patient, resource: resource as { resourceType: string } });
+      setDone(`Sent to ${name}’s inbox. They decide whether to keep it.`);
+      setText('');
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <details class="send-result">
+      <summary>Send a result</summary>
+      <form onSubmit={(e) => void send(e)}>
+        <label for={`${base}-file`}>A FHIR resource file (JSON)</label>
+        <input id={`${base}-file`} type="file" accept=".json,application/json,application/fhir+json" onChange={(e) => void onFile(e.currentTarget.files?.[0])} />
+        <label for={`${base}-text`}>Or paste one FHIR resource (e.g. an Observation)</label>
+        <textarea id={`${base}-text`} value={text} onInput={(e) => setText(e.currentTarget.value)} />
+        <p>
+          <button type="submit" disabled={busy || text.trim() === ''}>
+            {busy ? 'Sending…' : 'Send to the patient’s inbox'}
+          </button>
+        </p>
+      </form>
+      <Outcome done={done} error={error} />
+    </details>
   );
 }
 

@@ -2,7 +2,7 @@ import type { RecordView } from '../api/index.js';
 import { describeResource } from './fhir-text.js';
 
 /** One record, readable: title, labelled values, scope, provenance with a verified badge. */
-export function RecordCard({ record }: { record: RecordView }) {
+export function RecordCard({ record, sourceLabel }: { record: RecordView; sourceLabel?: string }) {
   const text = describeResource(record.resource);
   const p = record.provenance;
   return (
@@ -11,7 +11,9 @@ export function RecordCard({ record }: { record: RecordView }) {
         <h3 style={{ margin: 0 }}>{text.title}</h3>
         <span class="badge">{record.resourceType}</span>
         <span class="badge">{record.scope}</span>
-        {p.verified ? (
+        {sourceLabel !== undefined ? (
+          <span class="badge">{sourceLabel}</span>
+        ) : p.verified ? (
           <span class="badge ok">Signature verified{p.issuer ? ` · ${p.issuer}` : ''}</span>
         ) : p.source === 'shc' ? (
           <span class="badge warn">Signature not verified</span>

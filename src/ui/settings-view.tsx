@@ -3,6 +3,7 @@ import type { VaultStatus } from '../api/index.js';
 import { errorText, useHost, useHostQuery } from './host-context.js';
 import { fromBase64Url } from './onboarding.js';
 import { Loading } from './records-view.js';
+import { Card, Outcome } from './parts.js';
 
 /** Settings: auto-lock, encrypted backup, connected sites (revocable). */
 export function SettingsView({ status }: { status: VaultStatus }) {
@@ -20,12 +21,11 @@ export function SettingsView({ status }: { status: VaultStatus }) {
 
 function Identity({ did }: { did: string }) {
   return (
-    <section class="card" aria-labelledby="identity-title">
-      <h2 id="identity-title">Your identity</h2>
+    <Card id="identity" title="Your identity">
       <p>Others recognise this device by this key. A clinic enters it on its staff page so patients can share with it.</p>
       <label for="identity-did">Identity (did:key)</label>
       <input id="identity-did" type="text" readOnly value={did} onFocus={(e) => e.currentTarget.select()} />
-    </section>
+    </Card>
   );
 }
 
@@ -49,8 +49,7 @@ function Relay() {
     }
   };
   return (
-    <section class="card" aria-labelledby="relay-title">
-      <h2 id="relay-title">Relay</h2>
+    <Card id="relay" title="Relay">
       <p>Providers reach this device through a relay. It passes encrypted traffic only and can read nothing.</p>
       <form onSubmit={(e) => void save(e)}>
         <label for="relay-address">Relay address</label>
@@ -59,15 +58,8 @@ function Relay() {
           <button type="submit">Save relay</button>
         </p>
       </form>
-      <p role="status" class="small success">
-        {saved ? 'Saved. Reconnected through the new relay.' : ''}
-      </p>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-    </section>
+      <Outcome done={saved ? 'Saved. Reconnected through the new relay.' : undefined} error={error} />
+    </Card>
   );
 }
 
@@ -90,8 +82,7 @@ function AutoLock({ minutes }: { minutes: number }) {
     }
   };
   return (
-    <section class="card" aria-labelledby="autolock-title">
-      <h2 id="autolock-title">Auto-lock</h2>
+    <Card id="autolock" title="Auto-lock">
       <label for="autolock">Lock the vault after this long without use</label>
       <select id="autolock" value={String(value)} onChange={(e) => void save(Number(e.currentTarget.value))}>
         {(CHOICES.includes(value) ? CHOICES : [...CHOICES, value]).map((m) => (
@@ -100,15 +91,8 @@ function AutoLock({ minutes }: { minutes: number }) {
           </option>
         ))}
       </select>
-      <p role="status" class="small success">
-        {saved ? 'Saved.' : ''}
-      </p>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-    </section>
+      <Outcome done={saved ? 'Saved.' : undefined} error={error} />
+    </Card>
   );
 }
 
@@ -132,19 +116,11 @@ function Backup() {
     }
   };
   return (
-    <section class="card" aria-labelledby="backup-title">
-      <h2 id="backup-title">Backup</h2>
+    <Card id="backup" title="Backup">
       <p>One encrypted file of your whole vault. It opens only with your passphrase; keep it somewhere safe.</p>
       <button onClick={() => void download()}>Download encrypted backup</button>
-      <p role="status" class="small success">
-        {done ? 'Backup saved to your downloads.' : ''}
-      </p>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-    </section>
+      <Outcome done={done ? 'Backup saved to your downloads.' : undefined} error={error} />
+    </Card>
   );
 }
 
@@ -153,8 +129,7 @@ function ConnectedSites() {
   const q = useHostQuery({ type: 'origins' }, ['origins']);
   if (q.status !== 'ok') return <Loading q={q} />;
   return (
-    <section class="card" aria-labelledby="sites-title">
-      <h2 id="sites-title">Connected sites</h2>
+    <Card id="sites" title="Connected sites">
       {q.value.length === 0 ? (
         <p class="muted">No site is connected.</p>
       ) : (
@@ -173,6 +148,6 @@ function ConnectedSites() {
           ))}
         </ul>
       )}
-    </section>
+    </Card>
   );
 }

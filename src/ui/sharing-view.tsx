@@ -6,6 +6,7 @@ import { Loading } from './records-view.js';
 import { ScopePicker, SCOPE_TEXT } from './scope-picker.js';
 import { PendingPrompts } from './approve-view.js';
 import { NotAvailable } from './vault-app.js';
+import { PartyName } from './parts.js';
 
 /** Sharing: pending requests, invitations (QR + link), active grants with revoke. */
 export function SharingView({ status }: { status: VaultStatus }) {
@@ -113,7 +114,10 @@ function Grants() {
           <tbody>
             {q.value.map((g) => (
               <tr key={g.id}>
-                <td>{g.grantee.name}</td>
+                <td>
+                  <PartyName party={g.grantee} />
+                  {g.sendsResults && <span class="badge"> may send results</span>}
+                </td>
                 <td>{g.scopes.map((s) => SCOPE_TEXT[s].split(' —')[0]).join(', ')}</td>
                 <td>{g.purpose}</td>
                 <td>{g.expiresAt.slice(0, 10)}</td>
