@@ -116,7 +116,11 @@ export class GrantLogReplica implements LogReplica {
       // Newer than what they hold of that author; or, at their newest seq, a different entry
       // (an equivocation they should see as proof).
       const lacks = theirs === undefined || header.seq > theirs.seq || (header.seq === theirs.seq && entryIdOf(entry.header, entry.signature) !== theirs.id);
-      if (lacks) out.push(entry.body === undefined ? { header: entry.header, signature: entry.signature } : { header: entry.header, signature: entry.signature, body: entry.body });
+      // A delegation's body becomes due to a party later than its header (when a guardian it
+      // empowers grants to that party, docs/log-format.md "Withholding bodies"): delegations are
+      // few, so their bodies go again on every exchange; the receiver keeps only what it lacked.
+      const chain = entry.body !== undefined && (header.type === 'delegate' || header.type === 'undelegate');
+      if (lacks || chain) out.push(entry.body === undefined ? { header: entry.header, signature: entry.signature } : { header: entry.header, signature: entry.signature, body: entry.body });
     }
     return Promise.resolve(out);
   }
@@ -125,11 +129,16 @@ export class GrantLogReplica implements LogReplica {
     const book = this.books.get(vault);
     if (!book) return { ok: false, code: 'INVALID_ENTRY', detail: 'this node holds no log of that vault' };
     const signed: SignedEntry[] = entries.map((e) => (e.body === undefined ? { header: e.header, signature: e.signature } : { header: e.header, signature: e.signature, body: e.body }));
+    // Entries held before without their body: a body arriving now is kept (and persisted) once.
+    const bodyless = new Set(signed.map((e) => entryIdOf(e.header, e.signature)).filter((id) => book.log.has(id) && book.log.entry(id)?.body === undefined));
     const result = await book.log.add(signed);
     // Entries that verified are kept even when others of the batch are refused: each stands on its
     // own signature and links. The refused ones are never stored.
     const added = new Set<string>(result.added);
-    const kept = signed.filter((e) => added.has(entryIdOf(e.header, e.signature)) || (e.body !== undefined && book.log.has(entryIdOf(e.header, e.signature))));
+    const kept = signed.filter((e) => {
+      const id = entryIdOf(e.header, e.signature);
+      return added.has(id) || (e.body !== undefined && bodyless.has(id) && book.log.entry(id)?.body !== undefined);
+    });
     this.index(book, kept);
     if (kept.length > 0) await this.onAdded?.(book.log.vault, kept, remote);
     const refused = result.rejected[0];

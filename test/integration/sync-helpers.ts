@@ -4,11 +4,11 @@
  * real src/records RecordStore per vault (its own, and each one shared with it).
  */
 import { generateIdentity, type Identity } from '../../src/crypto/index.js';
-import type { ScopeName } from '../../src/grants/index.js';
-import { VaultNode, prefixedStore, type RecordsPort } from '../../src/node/index.js';
+import type { ScopeName, VaultId } from '../../src/grants/index.js';
+import { VaultNode, prefixedStore, type PullResult, type RecordsPort } from '../../src/node/index.js';
 import { RecordStore, fhirJsonProvenance } from '../../src/records/index.js';
 import { MemoryStorage, Vault, WEAK_TEST_KDF_COST } from '../../src/store/index.js';
-import { createNodeLibp2p, PeerBans, type SyncLibp2p } from '../../src/sync/index.js';
+import { createNodeLibp2p, PeerBans, type PendingRequest, type ShareRequest, type SyncLibp2p } from '../../src/sync/index.js';
 
 /** Stores one resource in a scope of a vault's records (an import of one, as a portal would hand it). */
 export async function put(records: RecordsPort, scope: ScopeName, id: string, resource: Record<string, unknown>): Promise<void> {
@@ -38,7 +38,7 @@ export interface Device {
 }
 
 /** Starts a device; `storage` lets a test restart one on the same data. */
-export async function startDevice(options: { identity?: Identity; storage?: MemoryStorage; listen?: string } = {}): Promise<Device> {
+export async function startDevice(options: { identity?: Identity; storage?: MemoryStorage; listen?: string; now?: () => number } = {}): Promise<Device> {
   const identity = options.identity ?? generateIdentity();
   const storage = options.storage ?? new MemoryStorage();
   const vaultStore = options.storage
@@ -52,6 +52,7 @@ export async function startDevice(options: { identity?: Identity; storage?: Memo
     libp2p,
     bans,
     store: vaultStore,
+    ...(options.now ? { now: options.now } : {}),
     openRecords: async (vault, role, seed) =>
       RecordStore.open(prefixedStore(vaultStore, `records/${role}/${vault}/`), { vaultId: vault, ...(seed ? { scopeKeys: seed } : {}) }),
   });
@@ -67,4 +68,43 @@ export async function startDevice(options: { identity?: Identity; storage?: Memo
       await libp2p.stop();
     },
   };
+}
+
+/** A clock a test moves by hand, shared by all its devices: the engines' (and so the verifiers') `now`. */
+export interface TestClock {
+  readonly now: () => number;
+  set(ms: number): void;
+  advance(ms: number): void;
+}
+
+/** A {@link TestClock} starting at `start` (default: the real time when called). */
+export function testClock(start = Date.now()): TestClock {
+  let t = start;
+  return {
+    now: () => t,
+    set(ms) {
+      t = ms;
+    },
+    advance(ms) {
+      t += ms;
+    },
+  };
+}
+
+/**
+ * Shares a vault the patient-side device acts in (its own, or a dependent's it holds: `vault`)
+ * with a provider through a one-time invitation the patient side approves as asked.
+ */
+export async function shareThroughInvitation(patient: Device, provider: Device, request: ShareRequest, options: { vault?: VaultId } = {}): Promise<PullResult> {
+  const approve = (e: Event) => {
+    const pending = (e as CustomEvent<PendingRequest>).detail;
+    if (pending.from === provider.identity.did) void patient.node.approve(pending.id);
+  };
+  patient.node.addEventListener('request', approve);
+  try {
+    const invitation = await patient.node.invite(patient.address(), options.vault ? { vault: options.vault } : {});
+    return await provider.node.redeem(invitation, request);
+  } finally {
+    patient.node.removeEventListener('request', approve);
+  }
 }

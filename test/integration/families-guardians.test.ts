@@ -1,0 +1,103 @@
+import { multiaddr } from '@multiformats/multiaddr';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { DelegationEvent } from '../../src/node/index.js';
+import { put, read, shareThroughInvitation, startDevice, type Device } from './sync-helpers.js';
+
+/**
+ * Issue 8 over real engines and real libp2p on loopback: two parents run a child's vault, each with
+ * their own device key, and share the child's immunizations with a school nurse's provider node.
+ */
+
+const DAY = 86_400_000;
+const immunization = (n: number) => ({ status: 'completed', vaccineCode: { text: `synthetic vaccine ${n}` }, occurrenceDateTime: '2026-01-01' });
+
+describe('guardians run a dependent\u2019s vault, real engines over real libp2p', () => {
+  const devices: Device[] = [];
+  afterEach(async () => {
+    for (const d of devices.splice(0)) await d.stop();
+  });
+
+  it('two parents each act with their own key; the nurse verifies both grants through the delegation chain and receives the data', async () => {
+    const [mum, dad, nurse] = await Promise.all([startDevice(), startDevice(), startDevice()]);
+    devices.push(mum, dad, nurse);
+    const birthday18 = Date.now() + 400 * DAY;
+
+    // Mum creates the child's vault on her device (beside her own) and enters an immunization.
+    const vault = await mum.node.createDependentVault({ label: 'Child A', expires: birthday18 });
+    expect(mum.node.vault).toBeUndefined();
+    await mum.node.editRecords(['summary'], (r) => put(r, 'summary', 'Immunization/imm-1', immunization(1)), { vault });
+    const events: DelegationEvent[] = [];
+    mum.node.addEventListener('delegation', (e) => events.push((e as CustomEvent<DelegationEvent>).detail));
+
+    // Mum names dad guardian; dad's device takes the vault with the keys sealed to his own key.
+    const dadDelegation = await mum.node.delegate(dad.identity.did, { role: 'guardian', expires: birthday18, vault });
+    expect(events).toEqual([expect.objectContaining({ vault, kind: 'delegate', entry: dadDelegation, delegate: dad.identity.did, origin: 'local' })]);
+    await dad.node.joinDependent(vault, mum.identity.did, mum.address());
+    expect(dad.node.vaults()).toEqual([expect.objectContaining({ vault, kind: 'held', label: 'Child A', as: 'guardian' })]);
+    expect((await read(await dad.node.vaultRecords(vault), 'summary')).resources.map((r) => r.id)).toEqual(['imm-1']);
+    expect(dad.node.delegations(vault).map((d) => [d.delegate, d.role]).sort()).toEqual(
+      [
+        [mum.identity.did, 'guardian'],
+        [dad.identity.did, 'guardian'],
+      ].sort(),
+    );
+
+    // Mum shares the child's immunizations (summary) with the school nurse through an invitation.
+    const first = await shareThroughInvitation(mum, nurse, { name: 'School nurse', scopes: ['summary'], purpose: 'treatment', days: 365 }, { vault });
+    expect(first.scopes).toEqual(['summary']);
+    expect((await read(await nurse.node.sharedRecords(vault), 'summary')).resources.map((r) => r.id)).toEqual(['imm-1']);
+
+    // Dad acts on his own: a new immunization, a lab, and a grant of labs signed with his own key.
+    await dad.node.editRecords(
+      ['summary', 'labs'],
+      async (r) => {
+        await put(r, 'summary', 'Immunization/imm-2', immunization(2));
+        await put(r, 'labs', 'Observation/lab-1', { status: 'final', code: { text: 'synthetic' }, valueQuantity: { value: 1, unit: 'g/L' } });
+      },
+      { vault },
+    );
+    const dadGrant = await dad.node.grant(nurse.identity.did, { scopes: ['labs'], purpose: 'treatment', expires: null, vault });
+    await dad.node.syncScopes(multiaddr(mum.address()), { vault });
+    await dad.node.exchangeLog(multiaddr(mum.address()), vault);
+
+    const second = await nurse.node.pull(vault);
+    expect(second.scopes).toEqual(['labs', 'summary']);
+    const nurseRecords = await nurse.node.sharedRecords(vault);
+    expect((await read(nurseRecords, 'summary')).resources.map((r) => r.id).sort()).toEqual(['imm-1', 'imm-2']);
+    expect((await read(nurseRecords, 'labs')).resources.map((r) => r.id)).toEqual(['lab-1']);
+
+    // The nurse's copy verifies: both grants were made by guardians, through their delegations,
+    // whose bodies the nurse holds (dad's `delegate` entry, mum's genesis), and nothing else.
+    const copy = nurse.node.log(vault)!;
+    const verdict = copy.verdict(Date.now());
+    expect(verdict.valid).toBe(true);
+    expect(verdict.grants.map((g) => [g.author, g.as]).sort()).toEqual(
+      [
+        [mum.identity.did, 'guardian'],
+        [dad.identity.did, 'guardian'],
+      ].sort(),
+    );
+    expect(verdict.grants.find((g) => g.entry === dadGrant)?.scopes).toEqual(['labs']);
+    expect(copy.entry(dadDelegation)).toMatchObject({ status: 'valid', body: expect.objectContaining({ delegate: dad.identity.did, role: 'guardian' }) });
+    expect(nurse.node.authority(vault)).toMatchObject({ guardians: [mum.identity.did, dad.identity.did].sort(), handover: null });
+
+    // Both guardians see the nurse's receipts in the child's access trail.
+    await dad.node.exchangeLog(multiaddr(mum.address()), vault);
+    for (const guardian of [mum, dad]) {
+      const receipts = guardian.node.accessTrail(vault).filter((r) => r.by === nurse.identity.did);
+      expect(receipts.map((r) => r.scope).sort()).toEqual(['labs', 'summary', 'summary']);
+      expect(guardian.node.trail(vault).filter((t) => t.kind === 'grant').map((t) => t.by).sort()).toEqual([mum.identity.did, dad.identity.did].sort());
+    }
+  });
+
+  it('refuses to act in a vault the device does not hold, and a second guardian that was never delegated', async () => {
+    const [mum, stranger] = await Promise.all([startDevice(), startDevice()]);
+    devices.push(mum, stranger);
+    const vault = await mum.node.createDependentVault({ label: null });
+    await expect(stranger.node.grant(mum.identity.did, { scopes: ['summary'], purpose: 'family', expires: null, vault })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(stranger.node.joinDependent(vault, mum.identity.did, mum.address())).rejects.toMatchObject({ code: 'NOT_AUTHORIZED' });
+    await expect(mum.node.delegate(mum.identity.did, { role: 'guardian', vault })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(mum.node.delegate('did:key:not-a-key' as never, { role: 'guardian', vault })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    expect(mum.node.delegations(vault).map((d) => d.delegate)).toEqual([mum.identity.did]);
+  });
+});
