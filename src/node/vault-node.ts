@@ -321,6 +321,10 @@ export class VaultNode extends EventTarget {
    */
   async editRecords<T>(scopes: readonly ScopeName[], edit: (records: RecordsPort) => Promise<T>, options: { vault?: VaultId } = {}): Promise<T> {
     const vault = this.actingVault(options.vault);
+    // A guardian whose authority ended (or that is read-only, or facing a dependent-only scope)
+    // writes nothing: it could not share it, and its edits must not reach anyone through it.
+    const refused = scopes.filter((scope) => !this.writesIn(vault, scope));
+    if (refused.length > 0) throw new NodeError('NOT_AUTHORIZED', `this device may not write ${refused.join(', ')} of that vault now`);
     const result = await edit(await this.recordsOf(vault));
     for (const scope of scopes) {
       const target = this.targets.get(`${vault}/${scope}`);
@@ -1096,6 +1100,12 @@ export class VaultNode extends EventTarget {
     return log;
   }
 
+  /** Whether this device may write `scope` of a vault it acts in now (an owner, or a live guardian for a scope that is not dependent-only). */
+  private writesIn(vault: VaultId, scope: ScopeName): boolean {
+    const as = this.replica.log(vault)?.entitlement(this.identity.did, scope, this.now()).as;
+    return as === 'owner' || as === 'guardian';
+  }
+
   private kindOf(vault: VaultId): VaultKind {
     return vault === this.own ? 'own' : this.held.has(vault) ? 'held' : 'shared';
   }
@@ -1411,6 +1421,10 @@ export class VaultNode extends EventTarget {
     // are refused to guardians (and readers) there, emergency access only opens after the wait.
     const read = log.entitlement(remote, doc, now, 'read');
     if (!read.entitled) return false;
+    // A dependent's vault is served to grantees and guardians only while this device acts in it:
+    // an ex-guardian's copy (after a handover or an undelegate, or read-only) is a source for the
+    // owners alone (the dependent taking the data over), never for anyone else.
+    if (this.held.has(vault) && !this.writesIn(vault as VaultId, doc) && read.as !== 'owner') return false;
     if (read.as === 'emergency') this.noteServed(vault as VaultId, remote, doc, now);
     // Owners (the patient's own devices) and live guardians sync both ways; grantees, guardians
     // kept read-only by a handover and emergency contacts read.
