@@ -1,5 +1,6 @@
 import { assertBytes, concatBytes, equalBytes, randomBytes } from './bytes.js';
 import { CryptoError } from './errors.js';
+import { nodeBuiltin } from './platform.js';
 import type { Ciphertext, SymmetricKey } from './types.js';
 
 /** AES-256-GCM parameters (NIST SP 800-38D): 96-bit random nonces, 128-bit tags. */
@@ -49,10 +50,7 @@ interface NodeGcm {
  * through `process.getBuiltinModule` (Node ≥ 20.16) so bundlers never see a node: import; the
  * browser, where it is absent, uses WebCrypto. Both produce the same bytes (tests check both).
  */
-const nodeModule = (id: string): unknown => {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  return typeof proc?.getBuiltinModule === 'function' ? proc.getBuiltinModule(id) : undefined;
-};
+const nodeModule = nodeBuiltin;
 const nodeGcm = nodeModule('node:crypto') as NodeGcm | undefined;
 
 /**

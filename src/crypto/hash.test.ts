@@ -1,9 +1,10 @@
+import * as nodeCrypto from 'node:crypto';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { equalBytes, fromHex, toHex, utf8 } from './bytes.js';
-import { hkdfSha256, hmacSha256, sha256, sha256Async } from './hash.js';
+import { SHA256_BACKEND, hkdfSha256, hmacSha256, sha256, sha256Async, sha256Reference, sha256WithNode, type NodeHash } from './hash.js';
 import { loadVectors, thrown } from './test-support.js';
 
 interface HkdfVector {
@@ -80,5 +81,36 @@ describe('hmacSha256', () => {
   it('refuses keys shorter than 16 bytes (it is our keyed hash for record ids)', () => {
     expect(thrown(() => hmacSha256(new Uint8Array(15), new Uint8Array(0))).code).toBe('INVALID_INPUT');
     expect(thrown(() => hmacSha256(null as unknown as Uint8Array, new Uint8Array(0))).message).toContain('"key"');
+  });
+});
+
+describe('sha256 backends (node:crypto under Node, noble as the reference)', () => {
+  it('uses node:crypto under Node', () => {
+    expect(SHA256_BACKEND).toBe('node:crypto');
+  });
+
+  it('agree with noble on the FIPS 180-4 examples and on random inputs of 0–2,000 bytes', () => {
+    expect(toHex(sha256(utf8('abc')))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    expect(toHex(sha256(new Uint8Array(0)))).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2000 }), (data) => {
+        expect(toHex(sha256WithNode(nodeCrypto as unknown as NodeHash, data))).toBe(toHex(nobleSha256(data)));
+        expect(toHex(sha256Reference(data))).toBe(toHex(nobleSha256(data)));
+        expect(toHex(sha256(data))).toBe(toHex(nobleSha256(data)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('hashes a view by its own bytes only (subarray of a larger buffer)', () => {
+    const whole = new Uint8Array(100).map((_, i) => i);
+    expect(toHex(sha256(whole.subarray(10, 40)))).toBe(toHex(nobleSha256(whole.slice(10, 40))));
+  });
+
+  it('returns a plain Uint8Array of 32 bytes that owns its buffer', () => {
+    const digest = sha256(utf8('x'));
+    expect(digest.constructor).toBe(Uint8Array);
+    expect(digest.byteOffset).toBe(0);
+    expect(digest.buffer.byteLength).toBe(32);
   });
 });
