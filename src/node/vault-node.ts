@@ -849,10 +849,13 @@ export class VaultNode extends EventTarget {
    * contact can then {@link requestEmergency} and, once access opened, {@link pull}.
    */
   async followVault(vault: VaultId, patient: Did, address: string): Promise<Delegation> {
-    await this.adoptShared({ vault, patient, address });
+    if (vault === this.own || this.held.has(vault)) throw new NodeError('INVALID_INPUT', 'this device already acts in that vault');
+    if (!this.replica.log(vault)) this.replica.track(new LogVerifier({ vault }), [patient]);
     await this.syncFailure(() => this.logs.exchange(multiaddr(address), vault));
     const mine = delegationsOf(this.replica.log(vault)!, this.now()).find((d) => d.delegate === this.identity.did && d.role === 'emergency');
     if (!mine) throw new NodeError('NOT_AUTHORIZED', 'no live emergency delegation names this device in that vault');
+    // Kept only once the delegation is verified, so a refused follow leaves nothing behind.
+    await this.adoptShared({ vault, patient, address });
     return mine;
   }
 
@@ -1363,7 +1366,7 @@ export class VaultNode extends EventTarget {
   }
 
   private async adoptShared(shared: SharedVault): Promise<void> {
-    if (!this.shared.has(shared.vault)) {
+    if (!this.shared.has(shared.vault) && !this.replica.log(shared.vault)) {
       this.replica.track(new LogVerifier({ vault: shared.vault }), [shared.patient]);
     }
     this.shared.set(shared.vault, shared);
