@@ -626,7 +626,8 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
       if (parsed.resources.length !== 1 || !only) return { ok: false, reason: 'Send exactly one resource', code: 'NOT_ONE_RESOURCE' };
       return { ok: true, resource: only.resource as unknown as Record<string, unknown>, scope: only.scope };
     } catch (e) {
-      if (e instanceof RecordsError) return { ok: false, reason: e.message.slice(0, 300), code: e.code };
+      // The first broken rule in words (shown to whoever sent or reviews this result, never logged).
+      if (e instanceof RecordsError) return { ok: false, reason: (e.problems[0] ? `${e.problems[0].message} (${e.problems[0].rule})` : e.message).slice(0, 300), code: e.code };
       throw e;
     }
   }
