@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeCanonical, generateIdentity, randomBytes, type Digest, type Identity } from '../crypto/index.js';
-import { LogVerifier, LogWriter, entryIdOf, signTreeHead, type EntryId, type VaultId } from '../grants/index.js';
+import { LogVerifier, LogWriter, entryIdOf, signTreeHead, type EntryId, type SignedEntry, type VaultId } from '../grants/index.js';
+import { forge } from '../grants/testkit.js';
 import { LogSync } from '../sync/index.js';
 import { startPeers, stopPeers, type TestPeer } from '../sync/testkit.js';
 import { GrantLogReplica } from './log-replica.js';
@@ -95,6 +96,62 @@ describe('grant-log replication through src/grants, over real libp2p', () => {
     expect(verdict).toMatchObject({ ok: false, code: 'FORK' });
     expect(providerReplica.forks(vault)).toHaveLength(1);
     expect(providerLog.problems(clock).some((p) => p.code === 'FORK')).toBe(true);
+  });
+
+  it('sends a guardian\u2019s delegation body to a provider that already holds its header, once the guardian grants to it', async () => {
+    const guardian = generateIdentity();
+    clock += 1000;
+    const delegation = await writer.append(patient.identity, 'delegate', { delegate: guardian.did, role: 'guardian', expires: null, scopes: [], wait: null, keys: [] }, { ts: clock });
+    patientReplica.noteWritten(vault, [delegation]);
+    await grant(provider.identity, ['labs']);
+    await providerSync.exchange(patient.node.getMultiaddrs(), vault);
+    expect(providerLog.entry(delegation.id)?.body).toBeUndefined();
+    clock += 1000;
+    const byGuardian = await writer.append(guardian, 'grant', { grantee: provider.identity.did, scopes: ['summary'], actions: ['read'], purpose: 'family', expires: null, keys: [] }, { ts: clock });
+    patientReplica.noteWritten(vault, [byGuardian]);
+    await providerSync.exchange(patient.node.getMultiaddrs(), vault);
+    expect(providerLog.entry(delegation.id)?.body).toBeDefined();
+    expect(providerLog.statusOf(byGuardian.id)).toBe('valid');
+    expect(providerLog.entitlement(provider.identity.did, 'summary', clock)).toMatchObject({ entitled: true, as: 'grant', entry: byGuardian.id });
+    expect(providerLog.problems(clock)).toEqual([]);
+  });
+
+  it('persists a body it lacked exactly once, however often it is sent again', async () => {
+    const guardian = generateIdentity();
+    clock += 1000;
+    const delegation = await writer.append(patient.identity, 'delegate', { delegate: guardian.did, role: 'guardian', expires: null, scopes: [], wait: null, keys: [] }, { ts: clock });
+    const added: string[] = [];
+    const replica = new GrantLogReplica({ identity: provider.identity, now: () => clock, onAdded: (_v, entries) => void added.push(...entries.map((e) => entryIdOf(e.header, e.signature))) });
+    replica.track(new LogVerifier({ vault }), [patient.identity.did]);
+    const headerOnly = (e: SignedEntry): SignedEntry => ({ header: e.header, signature: e.signature });
+    const all = writer.log.entries();
+    await replica.receive(patient.identity.did, vault, [all[0]!, headerOnly(delegation)]);
+    expect(added.filter((id) => id === delegation.id)).toHaveLength(1);
+    // The body arrives (once kept), then again (nothing new).
+    await replica.receive(patient.identity.did, vault, [delegation]);
+    await replica.receive(patient.identity.did, vault, [delegation]);
+    expect(added.filter((id) => id === delegation.id)).toHaveLength(2);
+    expect(replica.log(vault)!.entry(delegation.id)?.body).toBeDefined();
+  });
+
+  it('refuses an entry the sender itself signed without authority, keeping it flagged and without effect', async () => {
+    await grant(provider.identity, ['labs']);
+    await providerSync.exchange(patient.node.getMultiaddrs(), vault);
+    // The provider (a grantee) signs a delegation that would make it a guardian.
+    const forged = await forge(providerLog, provider.identity, 'delegate', { delegate: provider.identity.did, role: 'guardian', expires: null, scopes: [], wait: null, keys: [] }, { ts: clock + 1 });
+    const verdict = await patientReplica.receive(provider.identity.did, vault, [forged]);
+    expect(verdict).toMatchObject({ ok: false, code: 'INVALID_ENTRY', entryId: forged.id, detail: expect.stringMatching(/^UNAUTHORIZED: /) });
+    expect(writer.log.statusOf(forged.id)).toBe('unauthorized');
+    expect(writer.log.entitlement(provider.identity.did, 'summary', clock + 2).entitled).toBe(false);
+  });
+
+  it('does not hold against a peer an unauthorized entry of someone else that it forwards', async () => {
+    await grant(provider.identity, ['labs']);
+    await grant(other, ['summary']);
+    await providerSync.exchange(patient.node.getMultiaddrs(), vault);
+    const forged = await forge(providerLog, other, 'delegate', { delegate: other.did, role: 'guardian', expires: null, scopes: [], wait: null, keys: [] }, { ts: clock + 1 });
+    expect(await patientReplica.receive(provider.identity.did, vault, [forged])).toEqual({ ok: true, added: 1 });
+    expect(writer.log.statusOf(forged.id)).toBe('unauthorized');
   });
 
   it('refuses to replicate with a stranger', async () => {
