@@ -108,7 +108,10 @@ export interface RevokeResult {
   readonly revoked: EntryId;
   /** Scopes whose key was rotated, with the new epoch. */
   readonly rotated: readonly { scope: ScopeName; epoch: number }[];
-  /** Live grants that received the new keys (rekey entries). */
+  /**
+   * Entries that carried the new keys: a `rekey` per remaining live grant, and a fresh `delegate`
+   * per other live guardian and emergency contact of those scopes (families).
+   */
   readonly rekeyed: readonly EntryId[];
   /** Slots of the revoked party dropped at relays this device deposited at. */
   readonly droppedAtRelays: number;
@@ -1232,6 +1235,8 @@ export class VaultNode extends EventTarget {
         case 'undelegate':
           this.emit('delegation', { vault, kind: header.type, entry: id, delegate: (body as DelegateBody).delegate, origin });
           recheck ||= header.type === 'undelegate';
+          // A fresh delegation of this device carries new key epochs (after a co-guardian's revocation).
+          if (header.type === 'delegate' && origin === 'peer' && (body as DelegateBody).delegate === this.identity.did) await this.importDelegatedKeys(vault, (body as DelegateBody).keys);
           break;
         case 'handover': {
           const b = body as { subject: Did; devices: readonly Did[]; guardians: 'end' | 'read' };
@@ -1260,6 +1265,17 @@ export class VaultNode extends EventTarget {
       }
     }
     if (recheck) await this.docs.reauthorize((s) => s.vault === vault);
+  }
+
+  /**
+   * Adds scope keys sealed to this device in a delegation to the records of a vault it acts in
+   * (only once those records are open: joining a vault opens them from the whole log).
+   */
+  private async importDelegatedKeys(vault: VaultId, sealed: readonly SealedScopeKey[]): Promise<void> {
+    if (!this.records.has(vault) || (vault !== this.own && !this.held.has(vault))) return;
+    const records = await this.recordsOf(vault);
+    const known = new Map<ScopeName, Uint8Array>(SCOPES_IN_ORDER.map((scope) => [scope, records.exportScopeKeys(scope).indexKey]));
+    for (const keys of await openScopeKeys(this.identity, vault, sealed, known)) await records.importScopeKeys(keys);
   }
 
   /** Notes (at most once a minute per contact and scope) that this device served an emergency contact. */

@@ -90,6 +90,36 @@ describe('guardians run a dependent\u2019s vault, real engines over real libp2p'
     }
   });
 
+  it('a revocation by one guardian rotates the keys: the other guardian gets the new epoch through a fresh delegation, the nurse does not', async () => {
+    const [mum, dad, nurse] = await Promise.all([startDevice(), startDevice(), startDevice()]);
+    devices.push(mum, dad, nurse);
+    const vault = await mum.node.createDependentVault({ label: 'Child D' });
+    await mum.node.editRecords(['summary'], (r) => put(r, 'summary', 'Immunization/imm-1', immunization(1)), { vault });
+    await mum.node.delegate(dad.identity.did, { role: 'guardian', vault });
+    await dad.node.joinDependent(vault, mum.identity.did, mum.address());
+    await shareThroughInvitation(mum, nurse, { name: 'School nurse', scopes: ['summary'], purpose: 'treatment', days: 30 }, { vault });
+    const [grant] = mum.node.liveGrants(vault);
+    const result = await mum.node.revoke(grant!.entry);
+    expect(result.rotated).toEqual([{ scope: 'summary', epoch: 1 }]);
+    // No grant remains to rekey; dad's fresh delegation carries the new epoch.
+    expect(result.rekeyed).toHaveLength(1);
+    expect(mum.node.log(vault)!.entry(result.rekeyed[0]!)?.header.type).toBe('delegate');
+    await mum.node.editRecords(['summary'], (r) => put(r, 'summary', 'Immunization/imm-after', immunization(2)), { vault });
+    await dad.node.exchangeLog(multiaddr(mum.address()), vault);
+    await dad.node.syncScopes(multiaddr(mum.address()), { vault });
+    expect(await read(await dad.node.vaultRecords(vault), 'summary')).toEqual({ resources: expect.any(Array), unreadable: 0 });
+    expect((await read(await dad.node.vaultRecords(vault), 'summary')).resources.map((r) => r.id).sort()).toEqual(['imm-1', 'imm-after']);
+    // Dad's writes from now on use the new epoch too, which the nurse never held.
+    await dad.node.editRecords(['summary'], (r) => put(r, 'summary', 'Immunization/imm-dad', immunization(3)), { vault });
+    const leaked = await (await dad.node.vaultRecords(vault)).scopeDoc('summary');
+    const nurseRecords = await nurse.node.sharedRecords(vault);
+    await nurseRecords.applyScopeDoc('summary', leaked);
+    expect(await read(nurseRecords, 'summary')).toMatchObject({ resources: [expect.objectContaining({ id: 'imm-1' })], unreadable: 2 });
+    expect(mum.node.delegations(vault).filter((d) => d.delegate === dad.identity.did)).toHaveLength(2);
+    expect(await mum.node.undelegate(dad.identity.did, { vault })).toHaveLength(2);
+    expect(mum.node.delegations(vault).map((d) => d.delegate)).toEqual([mum.identity.did]);
+  });
+
   it('refuses to act in a vault the device does not hold, and a second guardian that was never delegated', async () => {
     const [mum, stranger] = await Promise.all([startDevice(), startDevice()]);
     devices.push(mum, stranger);
