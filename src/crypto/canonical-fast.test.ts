@@ -153,4 +153,19 @@ describe('single-pass canonical decoding against decode-and-re-encode', () => {
     }
     expect(decodeCanonical(fromHex('a2616101616202'))).toEqual({ a: 1, b: 2 });
   });
+
+  it('hands back remembered strings only for the same bytes (hash collisions: "Aa" and "BB")', () => {
+    expect(decodeCanonical(encodeCanonical({ Aa: 1 }))).toEqual({ Aa: 1 });
+    expect(decodeCanonical(encodeCanonical({ BB: 2 }))).toEqual({ BB: 2 });
+    expect(decodeCanonical(encodeCanonical(['Aa', 'BB', 'Aa']))).toEqual(['Aa', 'BB', 'Aa']);
+  });
+
+  it('decides long ASCII strings (past the remembered length and the 1,024-character chunk) like the general path', () => {
+    for (const length of [96, 97, 1024, 1025, 3000, 4096]) {
+      const text = Array.from({ length }, (_, i) => String.fromCharCode(32 + ((i * 7) % 95))).join('');
+      expect(agrees(encodeCanonical({ text }))).toBe(true);
+    }
+    expect(agrees(encodeCanonical({ text: 'x'.repeat(4097) }))).toBe(false); // longer: the general path reads it
+  });
 });
+

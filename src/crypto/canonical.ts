@@ -203,20 +203,62 @@ function readArgument(info: number): number {
   throw STOP; // 28–30 reserved, 31 indefinite length
 }
 
+/**
+ * Strings read before, by a hash of their bytes: a log repeats the same keys, dids and type names
+ * thousands of times, and handing back the same (flat, already hashed) string saves building it
+ * and every Map or Set lookup of it later. A hit is compared in full; bounded, cleared when full.
+ */
+const seenStrings = new Map<number, string>();
+const MAX_SEEN_STRINGS = 4096;
+const MAX_SEEN_STRING_LENGTH = 96;
+/** Reused buffer of character codes for String.fromCharCode (no garbage per string but the string). */
+const charCodes: number[] = [];
+
 /** An ASCII text string of `length` bytes at the cursor. */
 function readAscii(length: number): string {
   const b = input;
   const start = at;
   const end = start + length;
   if (length > MAX_FAST_TEXT || end > b.length) throw STOP;
-  let text = '';
+  let hash = length;
   for (let i = start; i < end; i++) {
     const c = b[i]!;
     if (c >= 0x80) throw STOP;
-    text += String.fromCharCode(c);
+    hash = (Math.imul(hash, 31) + c) | 0;
   }
   at = end;
+  if (length <= MAX_SEEN_STRING_LENGTH) {
+    const seen = seenStrings.get(hash);
+    if (seen !== undefined && sameAscii(seen, b, start, length)) return seen;
+  }
+  let text: string;
+  if (length <= 1024) {
+    charCodes.length = length;
+    for (let i = 0; i < length; i++) charCodes[i] = b[start + i]!;
+    text = String.fromCharCode.apply(null, charCodes);
+  } else {
+    text = '';
+    for (let i = start; i < end; i += 1024) text += String.fromCharCode.apply(null, Array.from(b.subarray(i, Math.min(end, i + 1024))));
+  }
+  if (length <= MAX_SEEN_STRING_LENGTH) {
+    if (seenStrings.size >= MAX_SEEN_STRINGS) seenStrings.clear();
+    seenStrings.set(hash, text);
+  }
   return text;
+}
+
+function sameAscii(text: string, b: Uint8Array, start: number, length: number): boolean {
+  if (text.length !== length) return false;
+  for (let i = 0; i < length; i++) if (text.charCodeAt(i) !== b[start + i]) return false;
+  return true;
+}
+
+/** A fresh plain Uint8Array holding `length` bytes from `start` (small ones copied by hand: no view object). */
+function copyBytes(b: Uint8Array, start: number, length: number): Uint8Array {
+  if (length > 64) return new Uint8Array(b.subarray(start, start + length));
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = b[start + i]!;
+  return out;
 }
 
 function readItem(depth: number): unknown {
@@ -238,7 +280,7 @@ function readItem(depth: number): unknown {
       const start = at;
       if (start + length > b.length) throw STOP;
       at = start + length;
-      return new Uint8Array(b.subarray(start, start + length));
+      return copyBytes(b, start, length);
     }
     case 3:
       return readAscii(readArgument(info));

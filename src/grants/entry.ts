@@ -31,9 +31,17 @@ export class HeaderProblem extends Error {
   }
 }
 
+/** Scratch for header ‖ signature (sha256 is synchronous: one buffer serves every call; grown as needed). */
+let signedHeaderScratch = new Uint8Array(1024);
+
 /** The 32 bytes of an entry id: SHA-256 of the signed header (header bytes ‖ 64-byte signature). */
 export function entryDigestOf(header: Uint8Array, signature: Uint8Array): Digest {
-  return sha256(concatBytes(header, signature));
+  if (!(header instanceof Uint8Array) || !(signature instanceof Uint8Array)) return sha256(concatBytes(header, signature)); // labelled error
+  const length = header.length + signature.length;
+  if (length > signedHeaderScratch.length) signedHeaderScratch = new Uint8Array(Math.max(length, 2 * signedHeaderScratch.length));
+  signedHeaderScratch.set(header, 0);
+  signedHeaderScratch.set(signature, header.length);
+  return sha256(signedHeaderScratch.subarray(0, length));
 }
 
 /** Entry id: SHA-256 of the signed header (header bytes ‖ 64-byte signature), base64url. */

@@ -13,13 +13,30 @@ const NODE_PREFIX = new Uint8Array([0x01]);
 /** Every hash in a tree, proof or tree head is a SHA-256 digest. */
 export const HASH_BYTES = 32;
 
+/**
+ * Scratch input for the common sizes (a 32-byte leaf, two 32-byte children): sha256 is
+ * synchronous, so one buffer each serves every call without an allocation per hash.
+ */
+const LEAF_SCRATCH = new Uint8Array(1 + HASH_BYTES);
+const NODE_SCRATCH = new Uint8Array(1 + 2 * HASH_BYTES);
+NODE_SCRATCH[0] = 0x01;
+
 /** RFC 9162 §2.1.1: the hash of a leaf. */
 export function leafHash(data: Uint8Array): Digest {
+  if (data instanceof Uint8Array && data.length === HASH_BYTES) {
+    LEAF_SCRATCH.set(data, 1);
+    return sha256(LEAF_SCRATCH);
+  }
   return sha256(concatBytes(LEAF_PREFIX, data));
 }
 
 /** RFC 9162 §2.1.1: the hash of an interior node. */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Digest {
+  if (left instanceof Uint8Array && right instanceof Uint8Array && left.length === HASH_BYTES && right.length === HASH_BYTES) {
+    NODE_SCRATCH.set(left, 1);
+    NODE_SCRATCH.set(right, 1 + HASH_BYTES);
+    return sha256(NODE_SCRATCH);
+  }
   return sha256(concatBytes(NODE_PREFIX, left, right));
 }
 
