@@ -39,6 +39,11 @@ export {
 } from './vault.js';
 export { type VaultHeader, HEADER_KEY, MIN_AUTO_LOCK_MS, MAX_AUTO_LOCK_MS } from './vault-header.js';
 export { CURRENT_SCHEMA_VERSION } from './migrations/index.js';
+/**
+ * Batch fast paths of src/crypto's AES-256-GCM `seal` (one fresh random nonce and one associated
+ * data per value, same bytes) and `hmacSha256`, for writers of thousands of small values.
+ */
+export { sealMany, keyedHasher, type SealItem } from './batch-crypto.js';
 
 /**
  * A deliberately weak Argon2id cost for tests only (8 KiB, one pass): pass it as `kdfCost` together

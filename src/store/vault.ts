@@ -30,7 +30,7 @@ import {
 } from './backup-format.js';
 import { StoreError } from './errors.js';
 import { CURRENT_SCHEMA_VERSION } from './migrations/index.js';
-import { RECORD_FORMAT, RECORD_OVERHEAD, createRecordSealer, recordAssociatedData, type RecordSealer } from './record-sealer.js';
+import { sealMany } from './batch-crypto.js';
 import type { BatchOperation, Storage, StorageEntry } from './storage.js';
 import { MAX_BATCH_OPERATIONS, MAX_STORAGE_KEY_LENGTH, checkPrefix } from './storage-input.js';
 import { HEADER_KEY, encodeHeader, isAutoLockMs, readHeader, MAX_AUTO_LOCK_MS, MIN_AUTO_LOCK_MS, type VaultHeader } from './vault-header.js';
@@ -85,14 +85,18 @@ export const MAX_PASSPHRASE_LENGTH = 1024;
  */
 const HKDF_SALT = utf8('patient-vault/store');
 const WRAP_AD = utf8('patient-vault/store/vault-key');
+const RECORD_AD_PREFIX = utf8('patient-vault/store/record\u0000');
+/** First byte of every sealed record: the record format, so a later one can coexist. */
+const RECORD_FORMAT = 1;
+const RECORD_HEADER = Uint8Array.of(RECORD_FORMAT);
+const RECORD_OVERHEAD = 1 + 12 + 16;
+const encoder = new TextEncoder();
 
 interface UnlockedKeys {
   readonly vaultKey: SymmetricKey;
   /** The passphrase key: kept while unlocked so a backup can be sealed under it. */
   readonly passphraseKey: SymmetricKey;
   readonly recordKey: SymmetricKey;
-  /** Seals records under recordKey (its imported key lives as long as this unlocked session). */
-  readonly sealer: RecordSealer;
   readonly hashKeys: Map<string, Uint8Array>;
 }
 
@@ -380,7 +384,7 @@ export class Vault {
   async putSealed(key: string, plaintext: Uint8Array): Promise<void> {
     const storageKey = recordStorageKey(key);
     checkPlaintext(plaintext, 'plaintext');
-    const [sealed] = await this.#requireKeys().sealer.sealAll([{ storageKey, plaintext }]);
+    const [sealed] = await sealMany(this.#requireKeys().recordKey, [{ plaintext, associatedData: recordAssociatedData(storageKey) }], RECORD_HEADER);
     await this.#storage.put(storageKey, sealed!);
   }
 
@@ -403,21 +407,22 @@ export class Vault {
 
   /**
    * Seals every put, then applies all operations in one storage transaction. The puts are sealed
-   * together (see record-sealer.ts): one nonce draw and one cipher key for the batch, each record
+   * together (see batch-crypto.ts): one nonce draw and one cipher key for the batch, each record
    * still its own ciphertext under its own nonce, bound to its own storage key.
    */
   async batchSealed(operations: readonly SealedBatchOperation[]): Promise<void> {
     if (!Array.isArray(operations)) throw new StoreError('INVALID_INPUT', '"operations" expected array');
     if (operations.length > MAX_BATCH_OPERATIONS) throw new StoreError('INVALID_INPUT', `"operations" holds more than ${MAX_BATCH_OPERATIONS} operations`);
     const batch: BatchOperation[] = new Array<BatchOperation>(operations.length);
-    const puts: { storageKey: string; plaintext: Uint8Array }[] = [];
+    const puts: { storageKey: string; plaintext: Uint8Array; associatedData: Uint8Array }[] = [];
     const putAt: number[] = [];
     operations.forEach((op: unknown, i) => {
       if (typeof op !== 'object' || op === null) throw new StoreError('INVALID_INPUT', `"operations[${i}]" expected object`);
       const { type, key, value } = op as { type?: unknown; key?: unknown; value?: unknown };
       if (type === 'put') {
         checkPlaintext(value, `operations[${i}].value`);
-        puts.push({ storageKey: recordStorageKey(key, `operations[${i}].key`), plaintext: value });
+        const storageKey = recordStorageKey(key, `operations[${i}].key`);
+        puts.push({ storageKey, plaintext: value, associatedData: recordAssociatedData(storageKey) });
         putAt.push(i);
       } else if (type === 'delete') {
         batch[i] = { type, key: recordStorageKey(key, `operations[${i}].key`) };
@@ -425,7 +430,7 @@ export class Vault {
         throw new StoreError('INVALID_INPUT', `"operations[${i}].type" must be 'put' or 'delete'`);
       }
     });
-    const sealed = await this.#requireKeys().sealer.sealAll(puts);
+    const sealed = await sealMany(this.#requireKeys().recordKey, puts, RECORD_HEADER);
     for (const [j, i] of putAt.entries()) batch[i] = { type: 'put', key: puts[j]!.storageKey, value: sealed[j]! };
     await this.#storage.batch(batch);
   }
@@ -475,8 +480,7 @@ export class Vault {
   }
 
   #setKeys(vaultKey: SymmetricKey, passphraseKey: SymmetricKey): void {
-    const recordKey = deriveRecordKey(vaultKey);
-    this.#keys = { vaultKey, passphraseKey, recordKey, sealer: createRecordSealer(recordKey), hashKeys: new Map() };
+    this.#keys = { vaultKey, passphraseKey, recordKey: deriveRecordKey(vaultKey), hashKeys: new Map() };
     this.#lastActivity = this.#clock.now();
   }
 
@@ -485,6 +489,14 @@ export class Vault {
     if (this.#keys === undefined) throw new StoreError('LOCKED', 'the vault is locked: unlock it with the passphrase first');
     return this.#keys;
   }
+}
+
+/** The associated data of the record stored under `storageKey`: the prefix, then the key in UTF-8. */
+function recordAssociatedData(storageKey: string): Uint8Array {
+  const ad = new Uint8Array(RECORD_AD_PREFIX.length + storageKey.length * 3);
+  ad.set(RECORD_AD_PREFIX);
+  const { written } = encoder.encodeInto(storageKey, ad.subarray(RECORD_AD_PREFIX.length));
+  return ad.subarray(0, RECORD_AD_PREFIX.length + written);
 }
 
 function deriveRecordKey(vaultKey: SymmetricKey): SymmetricKey {

@@ -10,7 +10,8 @@
  * another epoch, fails to open. After opening, the envelope's record key must hash to the slot it
  * was found at, which closes the loop from the slot back to the record id.
  */
-import { fromUtf8, hmacSha256, open, seal, toHex, utf8, type SymmetricKey } from '../../crypto/index.js';
+import { equalBytes, fromUtf8, open, toHex, utf8, type Digest, type SymmetricKey } from '../../crypto/index.js';
+import { keyedHasher, sealMany } from '../../store/index.js';
 import {
   ENVELOPE_FORMAT,
   MAX_ENVELOPE_BYTES,
@@ -45,9 +46,21 @@ export function splitRecordKey(key: RecordKey): { type: string; id: string } {
   return { type: key.slice(0, slash), id: key.slice(slash + 1) };
 }
 
+/**
+ * Keyed hashers by index key (HMAC state set up once per key, not per record: an import hashes
+ * every record key), with a copy of the key bytes compared on each use so a key array changed in
+ * place never hashes under its old bytes.
+ */
+const hashers = new WeakMap<Uint8Array, { readonly bytes: Uint8Array; readonly hash: (data: Uint8Array) => Digest }>();
+
 /** The slot of a record: hex of the first 128 bits of HMAC-SHA-256(index key, record key). */
 export function slotOf(indexKey: SymmetricKey, key: RecordKey): Slot {
-  return toHex(hmacSha256(indexKey, utf8(key)).subarray(0, SLOT_BYTES)) as Slot;
+  let hasher = hashers.get(indexKey);
+  if (!hasher || !equalBytes(hasher.bytes, indexKey)) {
+    hasher = { bytes: indexKey.slice(), hash: keyedHasher(indexKey) };
+    hashers.set(indexKey, hasher);
+  }
+  return toHex(hasher.hash(utf8(key)).subarray(0, SLOT_BYTES)) as Slot;
 }
 
 /** The shard of a slot: its first byte (two hex digits), so 256 shards per map. */
@@ -75,17 +88,28 @@ function associatedData(vaultId: string, scope: ScopeName, slot: Slot, epoch: nu
 
 /** Seals one version under the scope's current epoch. */
 export async function sealRecord(ctx: SealContext, slot: Slot, envelope: RecordEnvelope): Promise<SealedResource> {
-  const plaintext = utf8(JSON.stringify(envelope));
-  if (plaintext.length > MAX_ENVELOPE_BYTES) {
-    throw new RecordStoreError('TOO_LARGE', `record ${envelope.key} is over ${MAX_ENVELOPE_BYTES} bytes without its attachments`);
-  }
+  const [sealed] = await sealRecords(ctx, [{ slot, envelope }]);
+  return sealed!;
+}
+
+/**
+ * Seals many versions of one scope under its current epoch, in order: one fresh random nonce and
+ * one associated data (vault, scope, slot, epoch) each, the nonces drawn and the key set up once
+ * for all (src/store `sealMany`).
+ */
+export async function sealRecords(ctx: SealContext, jobs: readonly { slot: Slot; envelope: RecordEnvelope }[]): Promise<SealedResource[]> {
   const epoch = ctx.keys.current;
-  const sealed = await seal(epochKey(ctx.keys, ctx.scope, epoch), plaintext, associatedData(ctx.vaultId, ctx.scope, slot, epoch));
-  const out = new Uint8Array(RECORD_VALUE_HEADER_BYTES + sealed.length);
-  out[0] = RECORD_VALUE_FORMAT;
-  new DataView(out.buffer).setUint32(1, epoch, false);
-  out.set(sealed, RECORD_VALUE_HEADER_BYTES);
-  return out as SealedResource;
+  const items = jobs.map(({ slot, envelope }) => {
+    const plaintext = utf8(JSON.stringify(envelope));
+    if (plaintext.length > MAX_ENVELOPE_BYTES) {
+      throw new RecordStoreError('TOO_LARGE', `record ${envelope.key} is over ${MAX_ENVELOPE_BYTES} bytes without its attachments`);
+    }
+    return { plaintext, associatedData: associatedData(ctx.vaultId, ctx.scope, slot, epoch) };
+  });
+  const header = new Uint8Array(RECORD_VALUE_HEADER_BYTES);
+  header[0] = RECORD_VALUE_FORMAT;
+  new DataView(header.buffer).setUint32(1, epoch, false);
+  return (await sealMany(epochKey(ctx.keys, ctx.scope, epoch), items, header)) as SealedResource[];
 }
 
 /**

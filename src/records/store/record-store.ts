@@ -27,7 +27,7 @@ import {
   type ExportedScopeKeys,
   type Keyring,
 } from './keyring.js';
-import { asRecordKey, isJsonObject, openRecord, sealRecord, slotOf, splitRecordKey, type SealContext } from './record-codec.js';
+import { asRecordKey, isJsonObject, openRecord, sealRecord, sealRecords, slotOf, splitRecordKey, type SealContext } from './record-codec.js';
 import { DocWriter, ScopeDocument, newActorId, type FoundValue, type ScopeDocRoot } from './scope-doc.js';
 import type { SealedBatchOperation, SealedKV } from './sealed-kv.js';
 import { summarize } from './summary.js';
@@ -908,11 +908,17 @@ export class RecordStore {
     const sealed = new Map<Pending, SealedResource>();
     const unchangedCount = total - jobs.length;
     options.onProgress?.(unchangedCount, total);
-    for (let i = 0; i < jobs.length; i += SEAL_BATCH) {
-      const part = jobs.slice(i, i + SEAL_BATCH);
-      const values = await Promise.all(part.map(({ pending, slot }) => sealRecord(this.sealContext(pending.scope), slot, pending.envelope)));
+    // Sealed a scope at a time (one key, one nonce draw per part), in parts for progress.
+    jobs.sort((a, b) => (a.pending.scope < b.pending.scope ? -1 : a.pending.scope > b.pending.scope ? 1 : 0));
+    for (let i = 0; i < jobs.length; ) {
+      const scope = jobs[i]!.pending.scope;
+      let end = i;
+      while (end < jobs.length && end - i < SEAL_BATCH && jobs[end]!.pending.scope === scope) end++;
+      const part = jobs.slice(i, end);
+      const values = await sealRecords(this.sealContext(scope), part.map(({ pending, slot }) => ({ slot, envelope: pending.envelope })));
       part.forEach(({ pending }, j) => sealed.set(pending, values[j]!));
-      options.onProgress?.(unchangedCount + i + part.length, total);
+      options.onProgress?.(unchangedCount + end, total);
+      i = end;
     }
 
     // 4. Per scope: one document change, the index, the save.
