@@ -1,5 +1,5 @@
 import type { Stream } from '@libp2p/interface';
-import { lpStream, type LengthPrefixedStream } from '@libp2p/utils';
+import { lpStream, type LengthPrefixedStream, type LengthPrefixedStreamOpts } from '@libp2p/utils';
 import { z } from 'zod';
 import { decodeCanonical, encodeCanonical } from '../crypto/index.js';
 import { SyncError, describeError, isSyncErrorCode, type SyncErrorCode } from './errors.js';
@@ -9,6 +9,21 @@ export const WIRE_VERSION = 1;
 
 /** Largest reason text an `end` message may carry. */
 export const MAX_REASON_CHARS = 200;
+
+/**
+ * Asked with the length a frame's prefix announces, before any byte of its body is read: throw a
+ * {@link SyncError} (e.g. LIMIT_REACHED) to refuse it. The error is what the read throws.
+ */
+export type FrameAdmission = (claimedBytes: number) => void;
+
+/** Options of one {@link FramedStream.read}. */
+export interface ReadOptions {
+  /** @default the stream's readTimeoutMs */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+  /** Checks the announced length of this frame before its body is buffered. */
+  readonly admit?: FrameAdmission;
+}
 
 /** Bounds of one framed stream. Each protocol sets its own in its constants.ts. */
 export interface FrameLimits {
@@ -54,6 +69,8 @@ export class FramedStream {
   readonly stream: Stream;
   private readonly lp: LengthPrefixedStream<Stream>;
   private readonly limits: FrameLimits;
+  /** The admission check of the read in progress (the length decoder consults it). */
+  private admit: FrameAdmission | undefined;
 
   constructor(stream: Stream, limits: FrameLimits) {
     if (!(limits.maxMessageBytes > 0) || !(limits.readTimeoutMs > 0)) {
@@ -66,6 +83,7 @@ export class FramedStream {
     this.lp = lpStream(stream, {
       maxDataLength: limits.maxMessageBytes,
       maxBufferSize: limits.maxMessageBytes + 16,
+      lengthDecoder: (prefix) => this.decodeLength(prefix),
     });
   }
 
@@ -74,16 +92,47 @@ export class FramedStream {
    * MESSAGE_TOO_LARGE, MALFORMED_MESSAGE, UNSUPPORTED_VERSION, TIMEOUT, STREAM_CLOSED, or the
    * remote's own code when it ended the exchange.
    */
-  async read<T>(schema: z.ZodType<T>, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<T> {
+  async read<T>(schema: z.ZodType<T>, options: ReadOptions = {}): Promise<T> {
     const timeout = AbortSignal.timeout(options.timeoutMs ?? this.limits.readTimeoutMs);
     const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
     let bytes: Uint8Array;
+    this.admit = options.admit;
     try {
       bytes = (await this.lp.read({ signal })).subarray();
     } catch (error) {
       throw readFailure(error, timeout.aborted);
+    } finally {
+      this.admit = undefined;
     }
     return parseMessage(bytes, schema, this.limits.maxMessageBytes);
+  }
+
+  /**
+   * The varint length prefix (unsigned LEB128, as lpStream writes it), checked against the limit
+   * and the read's admission before lpStream reads the body. A RangeError asks lpStream for
+   * another prefix byte.
+   */
+  private decodeLength(prefix: Parameters<LengthPrefixedStreamOpts['lengthDecoder']>[0]): number {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < prefix.byteLength; i++) {
+      const byte = prefix.get(i);
+      value += (byte & 0x7f) * scale;
+      if ((byte & 0x80) === 0) {
+        if (value > this.limits.maxMessageBytes) {
+          throw new SyncError('MESSAGE_TOO_LARGE', `the remote announced a frame of ${value} bytes, over the limit of ${this.limits.maxMessageBytes}`);
+        }
+        this.admit?.(value);
+        return value;
+      }
+      // lpStream retries on RangeError without bounding the prefix: an endless run of
+      // continuation bytes must be refused here.
+      if (i + 1 >= varintLength(this.limits.maxMessageBytes)) {
+        throw new SyncError('MESSAGE_TOO_LARGE', `the remote's length prefix runs past ${i + 1} bytes, more than any frame under the limit needs`);
+      }
+      scale *= 128;
+    }
+    throw new RangeError('length prefix incomplete');
   }
 
   /** Encodes and writes one message; refuses (INVALID_INPUT) a message over the limit. */
@@ -167,7 +216,16 @@ export class RemoteEndError extends SyncError {
   }
 }
 
+/** Bytes of the varint (unsigned LEB128) encoding of `value`. */
+function varintLength(value: number): number {
+  let length = 1;
+  for (let v = value; v >= 128; v = Math.floor(v / 128)) length++;
+  return length;
+}
+
 function readFailure(error: unknown, timedOut: boolean): SyncError {
+  // Refusals of the length decoder (the limit, an admission check) pass through as they are.
+  if (error instanceof SyncError) return error;
   if (timedOut) return new SyncError('TIMEOUT', 'the remote did not answer in time', { cause: error });
   const name = error instanceof Error ? error.name : '';
   if (name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError') {

@@ -1,7 +1,7 @@
 import type { Connection, DialOptions, Stream, PeerId, StreamHandler, StreamHandlerOptions } from '@libp2p/interface';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import { didFromPeerId, type Did } from '../crypto/index.js';
-import { SyncError } from './errors.js';
+import { SyncError, describeError } from './errors.js';
 
 /**
  * The part of a libp2p node a protocol needs. A `Libp2p` satisfies it; protocols take it as a
@@ -40,8 +40,23 @@ export async function openStream(
   options: { signal?: AbortSignal; runOnLimitedConnection?: boolean } = {},
 ): Promise<{ stream: Stream; connection: Connection; remote: Did }> {
   const signal = options.signal ? { signal: options.signal } : {};
+  const streamOptions = { runOnLimitedConnection: options.runOnLimitedConnection ?? true, ...signal };
+  // A failed dial propagates as libp2p reports it (src/node reports those as SYNC_FAILED).
   const connection = await host.dial(peer, signal);
   const remote = remoteDidOf(connection);
-  const stream = await connection.newStream(protocol, { runOnLimitedConnection: options.runOnLimitedConnection ?? true, ...signal });
-  return { stream, connection, remote };
+  try {
+    return { stream: await connection.newStream(protocol, streamOptions), connection, remote };
+  } catch (first) {
+    // A connection reused from before the remote restarted may be dead without us knowing yet:
+    // drop it and try once on a fresh one. libp2p rejects here with bare Events at times
+    // (STACK.md), so what reaches the caller is a SyncError.
+    if (options.signal?.aborted === true) throw new SyncError('STREAM_CLOSED', `could not open ${protocol}: ${describeError(first)}`, { cause: first });
+    await connection.close().catch(() => undefined);
+    try {
+      const fresh = await host.dial(peer, signal);
+      return { stream: await fresh.newStream(protocol, streamOptions), connection: fresh, remote: remoteDidOf(fresh) };
+    } catch (cause) {
+      throw new SyncError('STREAM_CLOSED', `could not open ${protocol}: ${describeError(cause)}`, { cause });
+    }
+  }
 }

@@ -103,6 +103,14 @@ describe('hostile peers against a node, over real libp2p', () => {
     await honestPeerStillSyncs();
   });
 
+  it('refuses a length prefix that never ends (continuation bytes only) without waiting for more', async () => {
+    const stream = await attacker.node.dialProtocol(target.node.getMultiaddrs(), DOC_PROTOCOL);
+    stream.send(new Uint8Array(64).fill(0x80));
+    expect(await answer(stream)).toMatch(/MESSAGE_TOO_LARGE|closed/);
+    await eventually(() => target.bans.isBanned(attacker.node.peerId), 5_000, 'ban');
+    await honestPeerStillSyncs();
+  });
+
   it('refuses an oversized frame on the log protocol (4 MiB limit) and on the invite protocol (16 KiB)', async () => {
     const log = await attacker.node.dialProtocol(target.node.getMultiaddrs(), LOG_PROTOCOL);
     log.send(new Uint8Array([...varint(4 * 1024 * 1024 + 1), 0]));

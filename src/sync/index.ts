@@ -25,4 +25,4 @@ export * from './doc/index.js';
 export * from './log/index.js';
 export * from './invite/index.js';
 export * from './mailbox/index.js';
-export { startRelay, type Relay, type RelayInit } from './relay.js';
+export { startRelay, type Relay, type RelayInit, type RelayLimits } from './relay.js';

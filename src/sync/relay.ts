@@ -1,7 +1,7 @@
 import { generateIdentity, identityFromSecretKey, type Identity } from '../crypto/index.js';
 import { PeerBans } from './libp2p/index.js';
 import { createRelayLibp2p, type RelayLibp2p } from './libp2p/node.js';
-import { Mailbox, type MailboxStorage } from './mailbox/index.js';
+import { Mailbox, type MailboxInit, type MailboxStorage } from './mailbox/index.js';
 import type { SessionEnd } from './doc/index.js';
 
 /** Options of {@link startRelay}. */
@@ -17,7 +17,15 @@ export interface RelayInit {
   readonly host?: string;
   /** Told when a mailbox session ends. */
   readonly onSessionEnd?: (end: SessionEnd) => void;
+  /** Mailbox quotas and memory caps (each defaults to its constant in mailbox/constants.ts). */
+  readonly limits?: RelayLimits;
 }
+
+/** The relay's mailbox quotas and memory caps. */
+export type RelayLimits = Pick<
+  MailboxInit,
+  'maxSlotBytes' | 'maxBytesPerDepositor' | 'maxSlotsPerDepositor' | 'maxLoadedSlots' | 'maxLoadedSlotBytes' | 'slotIdleMs' | 'maxSessionsPerPeer'
+>;
 
 /** A running relay. */
 export interface Relay {
@@ -43,7 +51,7 @@ export async function startRelay(init: RelayInit): Promise<Relay> {
   const bans = new PeerBans();
   const listen = [`/ip4/${host}/tcp/${port}/ws`, `/ip4/${host}/tcp/${port === 0 ? 0 : port + 1}`];
   const node = await createRelayLibp2p({ identity, bans, listen });
-  const mailbox = new Mailbox({ host: node, bans }, { storage: init.storage, ...(init.onSessionEnd ? { onSessionEnd: init.onSessionEnd } : {}) });
+  const mailbox = new Mailbox({ host: node, bans }, { ...init.limits, storage: init.storage, ...(init.onSessionEnd ? { onSessionEnd: init.onSessionEnd } : {}) });
   await mailbox.start();
   return {
     node,

@@ -20,3 +20,7 @@ export const DOC_READ_TIMEOUT_MS = 30_000;
 export const DOC_MAX_INBOUND_STREAMS = 16;
 /** Concurrent outbound doc streams per connection. */
 export const DOC_MAX_OUTBOUND_STREAMS = 32;
+/** Document sessions one remote may hold at once on a node, over all its connections. */
+export const DOC_MAX_SESSIONS_PER_PEER = 64;
+/** Document sessions a node holds at once, over all peers (each holds an Automerge sync state). */
+export const DOC_MAX_SESSIONS = 4096;

@@ -9,6 +9,8 @@ import type { PeerBans } from '../libp2p/index.js';
 import {
   DOC_MAX_INBOUND_STREAMS,
   DOC_MAX_OUTBOUND_STREAMS,
+  DOC_MAX_SESSIONS,
+  DOC_MAX_SESSIONS_PER_PEER,
   DOC_PROTOCOL,
   DOC_READ_TIMEOUT_MS,
   MAX_DOC_MESSAGE_BYTES,
@@ -60,6 +62,13 @@ export interface SessionEnd {
   readonly byRemote: boolean;
 }
 
+/**
+ * Asked with the length a frame announces, before its body is buffered, for every frame of a
+ * session whose remote may write here: throw a {@link SyncError} (LIMIT_REACHED) to refuse it.
+ * The session then ends with that code; the node stays up and the remote is not banned.
+ */
+export type DocAdmission = (session: DocSession, claimedBytes: number) => void;
+
 /** Options of {@link DocSync}. */
 export interface DocSyncInit {
   /** Decides what a remote may do with a document (serving side). */
@@ -82,6 +91,15 @@ export interface DocSyncInit {
   readonly maxOutboundStreams?: number;
   /** Allow relayed (limited) connections. @default true */
   readonly runOnLimitedConnection?: boolean;
+  /** Checks each incoming frame a writing remote announces (a relay's slot quota). @default none */
+  readonly admit?: DocAdmission;
+  /**
+   * Sessions one remote (by did, over all its connections) may hold here at once; more are
+   * refused with LIMIT_REACHED. @default DOC_MAX_SESSIONS_PER_PEER (64)
+   */
+  readonly maxSessionsPerPeer?: number;
+  /** Sessions this node holds at once, over all peers. @default DOC_MAX_SESSIONS (4096) */
+  readonly maxSessions?: number;
 }
 
 /** Components of {@link DocSync}. */
@@ -225,6 +243,11 @@ export class DocSync {
     return this.readTimeoutMs;
   }
 
+  /** @internal The admission check of frames a writing remote sends, if any. */
+  admission(): DocAdmission | undefined {
+    return this.init.admit;
+  }
+
   /** @internal */
   received(event: ReceivedEvent): void {
     try {
@@ -251,18 +274,33 @@ export class DocSync {
     this.active.add(session);
   }
 
+  /** Refuses a new session with `remote` when it, or this node, holds the most allowed. */
+  private checkCapacity(remote: Did): void {
+    if (this.active.size >= (this.init.maxSessions ?? DOC_MAX_SESSIONS)) {
+      throw new SyncError('LIMIT_REACHED', 'this node holds the most document sessions it allows');
+    }
+    let ofRemote = 0;
+    for (const session of this.active) if (session.remote === remote) ofRemote++;
+    if (ofRemote >= (this.init.maxSessionsPerPeer ?? DOC_MAX_SESSIONS_PER_PEER)) {
+      throw new SyncError('LIMIT_REACHED', 'this peer holds the most document sessions allowed here');
+    }
+  }
+
   private async handleInbound(stream: Stream, connection: Connection): Promise<void> {
     const framed = new FramedStream(stream, { maxMessageBytes: this.maxMessageBytes, readTimeoutMs: this.readTimeoutMs });
     let open: OpenMessage | undefined;
+    let session: DocSession | undefined;
     try {
       const remote = remoteDidOf(connection);
       open = await framed.read(openSchema);
+      this.checkCapacity(remote);
       const access = await this.init.authorize(remote, open.vault, open.doc);
       if (access === false) throw new SyncError('NOT_AUTHORIZED', `no live grant for '${open.doc}'`);
       const target = await this.init.resolve(open.vault, open.doc, remote, access);
       if (!target) throw new SyncError('NOT_FOUND', `no document '${open.doc}' in this vault here`);
-      await framed.write({ v: WIRE_VERSION, t: 'ready', heads: Automerge.getHeads(target.current()), access });
-      const session = new DocSession(this, framed, {
+      // Tracked before `ready` goes out, so the document counts as in use from here on (a relay
+      // does not evict a slot a session is about to sync).
+      session = new DocSession(this, framed, {
         role: 'listener',
         remote,
         vault: open.vault,
@@ -275,8 +313,10 @@ export class DocSync {
         remotePeer: connection.remotePeer.toString(),
       });
       this.track(session);
+      await framed.write({ v: WIRE_VERSION, t: 'ready', heads: Automerge.getHeads(target.current()), access });
       await session.begin();
     } catch (error) {
+      if (session) this.active.delete(session);
       const failure = asSyncError(error);
       if (error instanceof RemoteEndError) {
         framed.abort(failure);
@@ -439,7 +479,11 @@ export class DocSession {
       try {
         // A live session waits for the next change as long as the connection lives (yamux
         // keep-alive notices a dead peer); a one-shot one expects each reply in time.
-        message = await this.framed.read(sessionMessageSchema, this.init.live ? { timeoutMs: 2 ** 31 - 1 } : {});
+        const admit = this.init.remoteMayWrite ? this.owner.admission() : undefined;
+        message = await this.framed.read(sessionMessageSchema, {
+          ...(this.init.live ? { timeoutMs: 2 ** 31 - 1 } : {}),
+          ...(admit ? { admit: (claimed: number) => admit(this, claimed) } : {}),
+        });
       } catch (error) {
         if (this.finished) return;
         const failure = asSyncError(error);

@@ -12,6 +12,8 @@ export {
   DOC_READ_TIMEOUT_MS,
   DOC_MAX_INBOUND_STREAMS,
   DOC_MAX_OUTBOUND_STREAMS,
+  DOC_MAX_SESSIONS_PER_PEER,
+  DOC_MAX_SESSIONS,
 } from './constants.js';
 export { DOC_END_CODES, type DocEndCode } from './errors.js';
 export { DocumentHandle, type SyncTarget, type ChangeOrigin } from './document-handle.js';
@@ -20,6 +22,7 @@ export {
   DocSession,
   type AccessMode,
   type DocAuthorizer,
+  type DocAdmission,
   type DocResolver,
   type SyncStateStore,
   type ReceivedEvent,

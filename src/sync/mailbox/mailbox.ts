@@ -1,6 +1,6 @@
 import * as Automerge from '@automerge/automerge';
 import type { Connection, Stream } from '@libp2p/interface';
-import { DocSync, DocumentHandle, type AccessMode, type DocSyncInit, type SessionEnd } from '../doc/index.js';
+import { DocSync, DocumentHandle, type AccessMode, type DocSession, type DocSyncInit, type SessionEnd } from '../doc/index.js';
 import { SyncError, describeError } from '../errors.js';
 import { FramedStream, RemoteEndError, WIRE_VERSION } from '../framing.js';
 import { openStream, remoteDidOf, type DialTarget, type ProtocolHost } from '../host.js';
@@ -11,10 +11,14 @@ import {
   MAILBOX_PROTOCOL,
   MAILBOX_READ_TIMEOUT_MS,
   MAX_LISTED_SLOTS,
+  MAX_BYTES_PER_DEPOSITOR,
+  MAX_LOADED_SLOTS,
+  MAX_LOADED_SLOT_BYTES,
   MAX_MAILBOX_MESSAGE_BYTES,
   MAX_SLOTS_PER_DEPOSITOR,
   MAX_SLOT_BYTES,
   PERSIST_DELAY_MS,
+  SLOT_IDLE_MS,
 } from './constants.js';
 import { droppedSchema, requestSchema, slotsSchema, type ListedSlot } from './messages.js';
 import { parseSlotDocName, type SlotAddress } from './slot-name.js';
@@ -27,6 +31,18 @@ export interface MailboxInit {
   readonly maxSlotsPerDepositor?: number;
   /** @default MAX_SLOT_BYTES (64 MiB) */
   readonly maxSlotBytes?: number;
+  /** @default MAX_BYTES_PER_DEPOSITOR (256 MiB) */
+  readonly maxBytesPerDepositor?: number;
+  /** @default MAX_LOADED_SLOTS (256) */
+  readonly maxLoadedSlots?: number;
+  /** @default MAX_LOADED_SLOT_BYTES (512 MiB) */
+  readonly maxLoadedSlotBytes?: number;
+  /** @default SLOT_IDLE_MS (5 s) */
+  readonly slotIdleMs?: number;
+  /** Sessions one peer may hold at the relay at once. @default DOC_MAX_SESSIONS_PER_PEER (64) */
+  readonly maxSessionsPerPeer?: number;
+  /** @default Date.now */
+  readonly now?: () => number;
   /** Told when a doc session at the mailbox ends (for the relay's log). */
   readonly onSessionEnd?: (end: SessionEnd) => void;
 }
@@ -42,7 +58,14 @@ interface Slot {
   readonly doc: string;
   readonly address: SlotAddress;
   readonly handle: DocumentHandle;
+  /** Size of the document as last saved. */
   savedBytes: number;
+  /** Bytes of frames admitted from the depositor since the last save (they count against quotas). */
+  admittedBytes: number;
+  /** Whether the document changed since the last save (admitted frames that changed nothing occupy nothing). */
+  dirty: boolean;
+  /** When a session last asked for this slot (epoch ms). */
+  usedAt: number;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -62,17 +85,27 @@ export class Mailbox {
   readonly docs: DocSync;
   private readonly host: ProtocolHost;
   private readonly init: MailboxInit;
+  /** Loaded slots, least recently used first. */
   private readonly slots = new Map<string, Slot>();
   private readonly loading = new Map<string, Promise<Slot | undefined>>();
+  /** Bytes each depositor keeps here (saved + admitted), for those with a session since loading. */
+  private readonly usage = new Map<Did, number>();
+  private readonly now: () => number;
   private started = false;
 
   constructor(components: MailboxComponents, init: MailboxInit) {
     this.host = components.host;
     this.init = init;
+    this.now = init.now ?? Date.now;
     const docInit: DocSyncInit = {
       authorize: (remote, vault, doc) => this.authorize(remote, vault, doc),
       resolve: (vault, doc, remote, access) => this.resolve(vault, doc, remote, access),
-      ...(init.onSessionEnd ? { onSessionEnd: init.onSessionEnd } : {}),
+      admit: (session, claimed) => this.admit(session, claimed),
+      onSessionEnd: (end) => {
+        void this.evictIdle().catch(() => undefined);
+        init.onSessionEnd?.(end);
+      },
+      ...(init.maxSessionsPerPeer !== undefined ? { maxSessionsPerPeer: init.maxSessionsPerPeer } : {}),
     };
     this.docs = new DocSync(components.bans ? { host: components.host, bans: components.bans } : { host: components.host }, docInit);
   }
@@ -103,12 +136,19 @@ export class Mailbox {
     return this.slots.size;
   }
 
+  /** Bytes `depositor` keeps at this relay (saved slots plus frames admitted since). */
+  async bytesOf(depositor: Did): Promise<number> {
+    return this.usageOf(depositor);
+  }
+
   private async authorize(remote: Did, vault: string, doc: string): Promise<AccessMode | false> {
     const address = parseSlotDocName(doc);
     if (!address) return false;
     if (remote === address.depositor) {
       const slot = await this.slot(vault, doc, false);
-      const over = slot !== undefined && slot.savedBytes > (this.init.maxSlotBytes ?? MAX_SLOT_BYTES);
+      // Known before the session's first frame: admission is synchronous.
+      await this.usageOf(remote);
+      const over = slot !== undefined && slot.savedBytes + slot.admittedBytes >= this.maxSlotBytes();
       return over ? 'read' : 'write';
     }
     // The recipient reads only while the slot exists: a dropped slot ends its sessions.
@@ -124,6 +164,102 @@ export class Mailbox {
     return slot?.handle;
   }
 
+  private maxSlotBytes(): number {
+    return this.init.maxSlotBytes ?? MAX_SLOT_BYTES;
+  }
+
+  /**
+   * The quota check of every frame a depositor announces, before it is buffered: the slot's room
+   * and the depositor's over all its slots. Refused frames end the session with LIMIT_REACHED;
+   * the depositor is not banned (a full mailbox is not misbehaviour) and may read the slot still.
+   */
+  private admit(session: DocSession, claimed: number): void {
+    const slot = this.slots.get(this.key(session.vault, session.doc));
+    if (!slot) throw new SyncError('LIMIT_REACHED', 'this slot is no longer held here');
+    const depositor = slot.address.depositor;
+    if (!slot.dirty && slot.admittedBytes > 0) {
+      // The frames admitted since the last save changed nothing (sync rounds, known changes).
+      const stale = this.usage.get(depositor);
+      if (stale !== undefined) this.usage.set(depositor, Math.max(0, stale - slot.admittedBytes));
+      slot.admittedBytes = 0;
+    }
+    const held = slot.savedBytes + slot.admittedBytes;
+    if (held + claimed > this.maxSlotBytes()) {
+      throw new SyncError('LIMIT_REACHED', `a frame of ${claimed} bytes does not fit this slot (${held} of ${this.maxSlotBytes()} bytes held)`);
+    }
+    const used = this.usage.get(depositor) ?? held;
+    const quota = this.init.maxBytesPerDepositor ?? MAX_BYTES_PER_DEPOSITOR;
+    if (used + claimed > quota) {
+      throw new SyncError('LIMIT_REACHED', `a frame of ${claimed} bytes exceeds this depositor's quota (${used} of ${quota} bytes held)`);
+    }
+    slot.admittedBytes += claimed;
+    this.usage.set(depositor, used + claimed);
+  }
+
+  /** Bytes `depositor` keeps here: computed from storage once, then kept up to date. */
+  private async usageOf(depositor: Did): Promise<number> {
+    const known = this.usage.get(depositor);
+    if (known !== undefined) return known;
+    let total = 0;
+    const prefix = `${FROM}${depositor}/`;
+    const limit = (this.init.maxSlotsPerDepositor ?? MAX_SLOTS_PER_DEPOSITOR) + 1;
+    const counted = new Set<string>();
+    for await (const { key, value } of this.init.storage.range(prefix, { limit })) {
+      const [vaultPart, docPart] = key.slice(prefix.length).split('/');
+      if (vaultPart === undefined || docPart === undefined) continue;
+      const slotKey = this.key(decodeURIComponent(vaultPart), decodeURIComponent(docPart));
+      counted.add(slotKey);
+      const loaded = this.slots.get(slotKey);
+      if (loaded) total += loaded.savedBytes + loaded.admittedBytes;
+      else total += await this.storedSize(value, decodeURIComponent(vaultPart), decodeURIComponent(docPart));
+    }
+    for (const [slotKey, slot] of this.slots) {
+      if (slot.address.depositor === depositor && !counted.has(slotKey)) total += slot.savedBytes + slot.admittedBytes;
+    }
+    // Another call may have filled it meanwhile; the first one stands.
+    const raced = this.usage.get(depositor);
+    if (raced !== undefined) return raced;
+    this.usage.set(depositor, total);
+    return total;
+  }
+
+  /** A slot's saved size from its index entry (older relays wrote none: then the document's length). */
+  private async storedSize(indexValue: Uint8Array, vault: string, doc: string): Promise<number> {
+    const size = decodeSize(indexValue);
+    if (size !== undefined) return size;
+    return (await this.init.storage.get(this.dataKey(vault, doc)))?.length ?? 0;
+  }
+
+  private dataKey(vault: string, doc: string): string {
+    return `${DATA}${encodeURIComponent(vault)}/${encodeURIComponent(doc)}`;
+  }
+
+  /**
+   * Unloads idle slots (no session on them, unused for `slotIdleMs`) beyond the memory caps,
+   * least recently used first, after writing them. Sessions in use keep their slots loaded, so the
+   * caps can be exceeded while that many are in use (bounded by the sessions caps).
+   */
+  private async evictIdle(): Promise<void> {
+    const maxSlots = this.init.maxLoadedSlots ?? MAX_LOADED_SLOTS;
+    const maxBytes = this.init.maxLoadedSlotBytes ?? MAX_LOADED_SLOT_BYTES;
+    const idleMs = this.init.slotIdleMs ?? SLOT_IDLE_MS;
+    let bytes = 0;
+    for (const slot of this.slots.values()) bytes += slot.savedBytes + slot.admittedBytes;
+    if (this.slots.size <= maxSlots && bytes <= maxBytes) return;
+    const busy = new Set(this.docs.sessions().map((s) => this.key(s.vault, s.doc)));
+    for (const [key, slot] of [...this.slots]) {
+      if (this.slots.size <= maxSlots && bytes <= maxBytes) return;
+      if (busy.has(key) || this.now() - slot.usedAt < idleMs) continue;
+      await this.persist(slot);
+      // Checked again after the write: a session may have come for it meanwhile.
+      const inUse = this.docs.sessions().some((s) => this.key(s.vault, s.doc) === key);
+      if (inUse || slot.timer !== undefined || this.now() - slot.usedAt < idleMs || this.slots.get(key) !== slot) continue;
+      this.slots.delete(key);
+      bytes -= slot.savedBytes + slot.admittedBytes;
+      if (![...this.slots.values()].some((s) => s.address.depositor === slot.address.depositor)) this.usage.delete(slot.address.depositor);
+    }
+  }
+
   private key(vault: string, doc: string): string {
     return `${vault}\u0000${doc}`;
   }
@@ -131,7 +267,13 @@ export class Mailbox {
   private async slot(vault: string, doc: string, create: boolean): Promise<Slot | undefined> {
     const key = this.key(vault, doc);
     const held = this.slots.get(key);
-    if (held) return held;
+    if (held) {
+      // Most recently used goes last.
+      this.slots.delete(key);
+      this.slots.set(key, held);
+      held.usedAt = this.now();
+      return held;
+    }
     let pending = this.loading.get(key);
     if (!pending) {
       pending = this.load(vault, doc);
@@ -149,8 +291,13 @@ export class Mailbox {
     return this.slots.get(key) ?? this.adopt(vault, doc, address, new DocumentHandle(), 0);
   }
 
+  /** Called after a slot was loaded or created: the memory caps may need an idle slot unloaded. */
+  private afterAdopt(): void {
+    void this.evictIdle().catch(() => undefined);
+  }
+
   private async load(vault: string, doc: string): Promise<Slot | undefined> {
-    const bytes = await this.init.storage.get(`${DATA}${encodeURIComponent(vault)}/${encodeURIComponent(doc)}`);
+    const bytes = await this.init.storage.get(this.dataKey(vault, doc));
     if (!bytes) return undefined;
     const address = parseSlotDocName(doc);
     if (!address) return undefined;
@@ -164,9 +311,13 @@ export class Mailbox {
   }
 
   private adopt(vault: string, doc: string, address: SlotAddress, handle: DocumentHandle, savedBytes: number): Slot {
-    const slot: Slot = { vault, doc, address, handle, savedBytes, timer: undefined };
+    const slot: Slot = { vault, doc, address, handle, savedBytes, admittedBytes: 0, dirty: false, usedAt: this.now(), timer: undefined };
     this.slots.set(this.key(vault, doc), slot);
-    handle.subscribe(() => this.schedule(slot));
+    handle.subscribe(() => {
+      slot.dirty = true;
+      this.schedule(slot);
+    });
+    this.afterAdopt();
     return slot;
   }
 
@@ -183,13 +334,21 @@ export class Mailbox {
       clearTimeout(slot.timer);
       slot.timer = undefined;
     }
-    if (!this.slots.has(this.key(slot.vault, slot.doc))) return;
+    if (this.slots.get(this.key(slot.vault, slot.doc)) !== slot) return;
+    // Unchanged since loaded or saved: storage holds it already (a refused first deposit leaves nothing).
+    if (!slot.dirty) return;
     const bytes = Automerge.save(slot.handle.current());
+    // The saved size replaces what was held before plus what was admitted since.
+    const depositor = slot.address.depositor;
+    const used = this.usage.get(depositor);
+    if (used !== undefined) this.usage.set(depositor, Math.max(0, used - slot.savedBytes - slot.admittedBytes + bytes.length));
     slot.savedBytes = bytes.length;
+    slot.admittedBytes = 0;
+    slot.dirty = false;
     await this.init.storage.batch([
-      { type: 'put', key: `${DATA}${encodeURIComponent(slot.vault)}/${encodeURIComponent(slot.doc)}`, value: bytes },
+      { type: 'put', key: this.dataKey(slot.vault, slot.doc), value: bytes },
       { type: 'put', key: this.indexKey(slot.address.recipient, slot.vault, slot.doc), value: new Uint8Array(0) },
-      { type: 'put', key: this.fromKey(slot.address.depositor, slot.vault, slot.doc), value: new Uint8Array(0) },
+      { type: 'put', key: this.fromKey(slot.address.depositor, slot.vault, slot.doc), value: encodeSize(bytes.length) },
     ]);
   }
 
@@ -231,8 +390,10 @@ export class Mailbox {
     const slot = await this.slot(vault, doc, false);
     this.slots.delete(this.key(vault, doc));
     if (slot?.timer !== undefined) clearTimeout(slot.timer);
+    const used = this.usage.get(depositor);
+    if (slot && used !== undefined) this.usage.set(depositor, Math.max(0, used - slot.savedBytes - slot.admittedBytes));
     await this.init.storage.batch([
-      { type: 'delete', key: `${DATA}${encodeURIComponent(vault)}/${encodeURIComponent(doc)}` },
+      { type: 'delete', key: this.dataKey(vault, doc) },
       { type: 'delete', key: this.indexKey(address.recipient, vault, doc) },
       { type: 'delete', key: this.fromKey(address.depositor, vault, doc) },
     ]);
@@ -258,6 +419,17 @@ export class Mailbox {
       else await framed.end(failure.code, failure.message);
     }
   }
+}
+
+/** A slot's saved size as its depositor index entry holds it (decimal ASCII). */
+function encodeSize(bytes: number): Uint8Array {
+  return new TextEncoder().encode(String(bytes));
+}
+
+function decodeSize(value: Uint8Array): number | undefined {
+  if (value.length === 0 || value.length > 16) return undefined;
+  const size = Number(new TextDecoder().decode(value));
+  return Number.isSafeInteger(size) && size >= 0 ? size : undefined;
 }
 
 /** The client side of the mailbox control protocol. */
