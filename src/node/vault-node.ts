@@ -231,6 +231,7 @@ export class VaultNode extends EventTarget {
   /** Servings to emergency contacts, per vault (kept in the store). */
   private readonly served = new Map<string, ServedNote[]>();
   private readonly servedLast = new Map<string, number>();
+  private readonly savingNotes = new Set<Promise<void>>();
   /** Relays this device deposited at (to drop a revoked party's slots there). */
   private readonly relays = new Map<string, Multiaddr>();
   private readonly mailbox: MailboxClient;
@@ -291,6 +292,7 @@ export class VaultNode extends EventTarget {
     await this.logs.stop();
     await this.invites.stop();
     for (const target of this.targets.values()) await (await target).flush().catch(() => undefined);
+    await Promise.all(this.savingNotes);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1287,7 +1289,10 @@ export class VaultNode extends EventTarget {
     const list = this.served.get(vault) ?? [];
     list.push(note);
     this.served.set(vault, list);
-    void this.store.putSealed(`${SERVED}${vault}/${String(now).padStart(15, '0')}-${toBase64Url(randomBytes(6))}`, encodeCanonical({ ...note })).catch(() => undefined);
+    const saving = this.store.putSealed(`${SERVED}${vault}/${String(now).padStart(15, '0')}-${toBase64Url(randomBytes(6))}`, encodeCanonical({ ...note })).catch(() => undefined);
+    // The gate answers synchronously; stop() waits for notes still being written.
+    this.savingNotes.add(saving);
+    void saving.then(() => this.savingNotes.delete(saving));
   }
 
 

@@ -120,6 +120,28 @@ describe('guardians run a dependent\u2019s vault, real engines over real libp2p'
     expect(mum.node.delegations(vault).map((d) => d.delegate)).toEqual([mum.identity.did]);
   });
 
+  it('a guardian\u2019s device restarted on its own storage still holds the dependent\u2019s vault, its keys and its emergency trail', async () => {
+    let mum = await startDevice();
+    const [nurse, friend] = await Promise.all([startDevice(), startDevice()]);
+    devices.push(nurse, friend);
+    const vault = await mum.node.createDependentVault({ label: 'Child E' });
+    await mum.node.editRecords(['summary'], (r) => put(r, 'summary', 'Immunization/imm-1', immunization(1)), { vault });
+    await mum.node.delegate(friend.identity.did, { role: 'emergency', scopes: ['summary'], waitMs: 0, vault });
+    await friend.node.followVault(vault, mum.identity.did, mum.address());
+    await friend.node.requestEmergency(vault);
+    expect((await friend.node.pull(vault)).scopes).toEqual(['summary']);
+    await mum.stop();
+
+    mum = await startDevice({ identity: mum.identity, storage: mum.storage });
+    devices.push(mum);
+    expect(mum.node.vault).toBeUndefined();
+    expect(mum.node.vaults()).toEqual([expect.objectContaining({ vault, kind: 'held', label: 'Child E', as: 'guardian' })]);
+    expect((await read(await mum.node.vaultRecords(vault), 'summary')).resources.map((r) => r.id)).toEqual(['imm-1']);
+    expect(mum.node.trail(vault).map((t) => t.kind)).toEqual(expect.arrayContaining(['emergency.request', 'emergency.open', 'emergency.served']));
+    await shareThroughInvitation(mum, nurse, { name: 'School nurse', scopes: ['summary'], purpose: 'treatment', days: 30 }, { vault });
+    expect((await read(await nurse.node.sharedRecords(vault), 'summary')).resources.map((r) => r.id)).toEqual(['imm-1']);
+  });
+
   it('refuses to act in a vault the device does not hold, and a second guardian that was never delegated', async () => {
     const [mum, stranger] = await Promise.all([startDevice(), startDevice()]);
     devices.push(mum, stranger);
