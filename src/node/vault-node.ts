@@ -5,6 +5,7 @@ import {
   GrantsError,
   LogVerifier,
   LogWriter,
+  MAX_LIST_ITEMS,
   entryIdOf,
   isScopeName,
   SCOPE_NAMES,
@@ -696,8 +697,8 @@ export class VaultNode extends EventTarget {
    */
   async joinDependent(vault: VaultId, from: Did, address: string): Promise<void> {
     if (vault === this.own || this.held.has(vault)) throw new NodeError('INVALID_INPUT', 'this device already holds that vault');
+    const peer = dialAddress(address);
     if (!this.replica.log(vault)) this.replica.track(new LogVerifier({ vault }), [from]);
-    const peer = multiaddr(address);
     await this.syncFailure(() => this.logs.exchange(peer, vault));
     const log = this.replica.log(vault)!;
     if (!delegationsOf(log, this.now()).some((d) => d.delegate === this.identity.did && d.role === 'guardian')) {
@@ -740,8 +741,8 @@ export class VaultNode extends EventTarget {
       throw new NodeError('INVALID_INPUT', '"role" expected guardian or emergency');
     }
     const keys = await this.sealKeysTo(delegate, vault, keyScopes);
-    const body: DelegateBody = { delegate, role: options.role, expires: options.expires ?? null, scopes, wait, keys };
-    return (await this.write(vault, 'delegate', body)).id;
+    const [first] = await this.writeDelegation(vault, { delegate, role: options.role, expires: options.expires ?? null, scopes, wait }, keys);
+    return first!;
   }
 
   /**
@@ -782,8 +783,7 @@ export class VaultNode extends EventTarget {
       throw new NodeError('NOT_AUTHORIZED', 'this device may not hand this vault over (not an owner or a live guardian)');
     }
     for (const device of [...new Set([subject, ...devices])].sort()) {
-      const keys = await this.sealKeysTo(device, vault, SCOPES_IN_ORDER);
-      await this.write(vault, 'delegate', { delegate: device, role: 'guardian', expires: null, scopes: [], wait: null, keys });
+      await this.writeDelegation(vault, { delegate: device, role: 'guardian', expires: null, scopes: [], wait: null }, await this.sealKeysTo(device, vault, SCOPES_IN_ORDER));
     }
     return (await this.write(vault, 'handover', body)).id;
   }
@@ -796,8 +796,8 @@ export class VaultNode extends EventTarget {
    * guardian's device ever held. Grants made by the guardians stay live until this device revokes them.
    */
   async acceptHandover(vault: VaultId, from: Did, address: string): Promise<void> {
+    const peer = dialAddress(address);
     if (!this.replica.log(vault)) this.replica.track(new LogVerifier({ vault }), [from]);
-    const peer = multiaddr(address);
     await this.syncFailure(() => this.logs.exchange(peer, vault));
     const log = this.replica.log(vault)!;
     const authority = authorityOf(log, this.now());
@@ -855,8 +855,9 @@ export class VaultNode extends EventTarget {
    */
   async followVault(vault: VaultId, patient: Did, address: string): Promise<Delegation> {
     if (vault === this.own || this.held.has(vault)) throw new NodeError('INVALID_INPUT', 'this device already acts in that vault');
+    const peer = dialAddress(address);
     if (!this.replica.log(vault)) this.replica.track(new LogVerifier({ vault }), [patient]);
-    await this.syncFailure(() => this.logs.exchange(multiaddr(address), vault));
+    await this.syncFailure(() => this.logs.exchange(peer, vault));
     const mine = delegationsOf(this.replica.log(vault)!, this.now()).find((d) => d.delegate === this.identity.did && d.role === 'emergency');
     if (!mine) throw new NodeError('NOT_AUTHORIZED', 'no live emergency delegation names this device in that vault');
     // Kept only once the delegation is verified, so a refused follow leaves nothing behind.
@@ -948,6 +949,7 @@ export class VaultNode extends EventTarget {
     if (!shared) throw new NodeError('NOT_FOUND', 'this vault is not shared with this device');
     if (options.address !== undefined && options.address !== shared.address) {
       // The vault is now reached elsewhere (e.g. the dependent's own device after a handover).
+      dialAddress(options.address);
       shared = { ...shared, address: options.address };
       await this.adoptShared(shared);
     }
@@ -1200,8 +1202,20 @@ export class VaultNode extends EventTarget {
       if (mine.length === 0) continue;
       const keys = (await Promise.all(mine.map((r) => sealScopeKeys(d.delegate, vault, records.exportScopeKeys(r.scope, [r.epoch]), { withIndexKey: false })))).flat();
       keys.sort((a, b) => (a.scope === b.scope ? a.epoch - b.epoch : a.scope < b.scope ? -1 : 1));
-      const body: DelegateBody = { delegate: d.delegate, role: d.role, expires: d.expires, scopes: [...d.scopes], wait: d.waitMs, keys };
-      out.push((await this.write(vault, 'delegate', body)).id);
+      out.push(...(await this.writeDelegation(vault, { delegate: d.delegate, role: d.role, expires: d.expires, scopes: [...d.scopes], wait: d.waitMs }, keys)));
+    }
+    return out;
+  }
+
+  /**
+   * Writes a delegation carrying `keys`: a body holds at most {@link MAX_LIST_ITEMS} sealed keys
+   * (docs/log-format.md "Limits"), so after many rotations the keys go in several delegations of
+   * the same terms; the delegate opens the keys of all of them. Returns the entries, first first.
+   */
+  private async writeDelegation(vault: VaultId, terms: Omit<DelegateBody, 'keys'>, keys: readonly SealedScopeKey[]): Promise<EntryId[]> {
+    const out: EntryId[] = [];
+    for (let at = 0; at === 0 || at < keys.length; at += MAX_LIST_ITEMS) {
+      out.push((await this.write(vault, 'delegate', { ...terms, keys: keys.slice(at, at + MAX_LIST_ITEMS) })).id);
     }
     return out;
   }
@@ -1506,6 +1520,15 @@ function asNodeError(error: unknown, type: string): unknown {
   if (error instanceof GrantsError && error.code === 'NOT_AUTHORIZED') return new NodeError('NOT_AUTHORIZED', `this device may not write ${type} in that vault now`, { cause: error });
   if (error instanceof GrantsError && error.code === 'INVALID_INPUT') return new NodeError('INVALID_INPUT', error.message, { cause: error });
   return error;
+}
+
+/** A peer address given by a caller, parsed (INVALID_INPUT when it is not a multiaddr). */
+function dialAddress(address: string): Multiaddr {
+  try {
+    return multiaddr(address);
+  } catch (error) {
+    throw new NodeError('INVALID_INPUT', '"address" expected a multiaddr', { cause: error });
+  }
 }
 
 function genesisLabel(log: LogVerifier): string | null {

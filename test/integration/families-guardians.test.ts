@@ -1,5 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SCOPE_NAMES } from '../../src/grants/index.js';
 import type { DelegationEvent } from '../../src/node/index.js';
 import { put, read, shareThroughInvitation, startDevice, type Device } from './sync-helpers.js';
 
@@ -142,6 +143,22 @@ describe('guardians run a dependent\u2019s vault, real engines over real libp2p'
     expect((await read(await nurse.node.sharedRecords(vault), 'summary')).resources.map((r) => r.id)).toEqual(['imm-1']);
   });
 
+  it('after many key rotations a guardian\u2019s keys go in several delegations (64 sealed keys per body), and the guardian opens them all', async () => {
+    const [mum, dad] = await Promise.all([startDevice(), startDevice()]);
+    devices.push(mum, dad);
+    const vault = await mum.node.createDependentVault({ label: null });
+    const records = await mum.node.vaultRecords(vault);
+    for (const scope of SCOPE_NAMES) for (let i = 0; i < 7; i++) await records.rotateScopeKey(scope);
+    await mum.node.editRecords(['summary'], (r) => put(r, 'summary', 'Immunization/imm-8', immunization(8)), { vault });
+    const first = await mum.node.delegate(dad.identity.did, { role: 'guardian', vault });
+    // 8 scopes × (8 epochs + the index key) = 72 sealed keys: two delegations of the same terms.
+    const mine = mum.node.delegations(vault).filter((d) => d.delegate === dad.identity.did);
+    expect(mine).toHaveLength(2);
+    expect(mine.map((d) => d.entry)).toContain(first);
+    await dad.node.joinDependent(vault, mum.identity.did, mum.address());
+    expect(await read(await dad.node.vaultRecords(vault), 'summary')).toMatchObject({ resources: [expect.objectContaining({ id: 'imm-8' })], unreadable: 0 });
+  });
+
   it('refuses to act in a vault the device does not hold, and a second guardian that was never delegated', async () => {
     const [mum, stranger] = await Promise.all([startDevice(), startDevice()]);
     devices.push(mum, stranger);
@@ -150,6 +167,13 @@ describe('guardians run a dependent\u2019s vault, real engines over real libp2p'
     await expect(stranger.node.joinDependent(vault, mum.identity.did, mum.address())).rejects.toMatchObject({ code: 'NOT_AUTHORIZED' });
     await expect(mum.node.delegate(mum.identity.did, { role: 'guardian', vault })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     await expect(mum.node.delegate('did:key:not-a-key' as never, { role: 'guardian', vault })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(mum.node.handover('did:key:zNotAKey' as never, { guardians: 'end', vault })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(mum.node.handover(stranger.identity.did, { guardians: 'maybe' as never, vault })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(mum.node.protect(['not-a-scope' as never], { vault })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(stranger.node.joinDependent(vault, mum.identity.did, 'not a multiaddr')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(stranger.node.acceptHandover(vault, mum.identity.did, '/garbage/')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(mum.node.createDependentVault({ label: 'x'.repeat(300) })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     expect(mum.node.delegations(vault).map((d) => d.delegate)).toEqual([mum.identity.did]);
+    expect(mum.node.log(vault)!.size).toBe(1);
   });
 });
