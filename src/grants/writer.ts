@@ -27,6 +27,14 @@ function bodyBytes<T extends EntryType>(type: T, body: BodyOf[T]): Uint8Array {
 export class LogWriter {
   constructor(readonly log: LogVerifier) {}
 
+  /**
+   * The append in flight on each log copy. An append reads the author's head and then awaits its
+   * signature: two in flight at once would both sign seq N+1, which every verifier reads as
+   * equivocation and answers by taking the device's authority away. Appends to one copy therefore
+   * run one after another, whichever writer over that copy started them.
+   */
+  static readonly #tails = new WeakMap<LogVerifier, Promise<unknown>>();
+
   /** Creates a vault: signs its genesis as `identity` and returns a writer over the new log. */
   static async createVault(identity: Identity, body: GenesisBody, ts: number): Promise<{ writer: LogWriter; vault: VaultId; genesis: WrittenEntry }> {
     const bytes = bodyBytes('genesis', body);
@@ -44,7 +52,18 @@ export class LogWriter {
    * Signs and appends an entry as `identity`. `ts` is the author's clock; it is moved just past the
    * latest parent if the clock is behind (timestamps must grow along every link).
    */
-  async append<T extends EntryType>(identity: Identity, type: T, body: BodyOf[T], options: { ts: number }): Promise<WrittenEntry> {
+  append<T extends EntryType>(identity: Identity, type: T, body: BodyOf[T], options: { ts: number }): Promise<WrittenEntry> {
+    const previous = LogWriter.#tails.get(this.log) ?? Promise.resolve();
+    const next = previous.then(
+      () => this.#append(identity, type, body, options),
+      () => this.#append(identity, type, body, options),
+    );
+    // The chain must not carry one append's refusal into the next: only its settling matters.
+    LogWriter.#tails.set(this.log, next.catch(() => undefined));
+    return next;
+  }
+
+  async #append<T extends EntryType>(identity: Identity, type: T, body: BodyOf[T], options: { ts: number }): Promise<WrittenEntry> {
     if (type === 'genesis') throw new GrantsError('INVALID_INPUT', 'a log has one genesis; use LogWriter.createVault');
     const did = identity.did;
     const head = this.log.authorHead(did);
