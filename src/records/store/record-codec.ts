@@ -100,8 +100,10 @@ export async function sealRecord(ctx: SealContext, slot: Slot, envelope: RecordE
 export async function sealRecords(ctx: SealContext, jobs: readonly { slot: Slot; envelope: RecordEnvelope }[]): Promise<SealedResource[]> {
   const epoch = ctx.keys.current;
   const items = jobs.map(({ slot, envelope }) => {
-    const plaintext = utf8(JSON.stringify(envelope));
-    if (plaintext.length > MAX_ENVELOPE_BYTES) {
+    // Sealed as text (UTF-8 inside sealMany). Its UTF-8 length is at least its UTF-16 length and
+    // at most three times it: encode to measure only when the bound is in between.
+    const plaintext = JSON.stringify(envelope);
+    if (plaintext.length > MAX_ENVELOPE_BYTES || (plaintext.length * 3 > MAX_ENVELOPE_BYTES && utf8(plaintext).length > MAX_ENVELOPE_BYTES)) {
       throw new RecordStoreError('TOO_LARGE', `record ${envelope.key} is over ${MAX_ENVELOPE_BYTES} bytes without its attachments`);
     }
     return { plaintext, associatedData: associatedData(ctx.vaultId, ctx.scope, slot, epoch) };
