@@ -954,9 +954,15 @@ export class VaultNode extends EventTarget {
       await this.adoptShared(shared);
     }
     const peer = multiaddr(shared.address);
-    await this.syncFailure(() => this.logs.exchange(peer, vault));
+    const exchanged = await this.syncFailure(() => this.logs.exchange(peer, vault));
     const log = this.replica.log(vault)!;
     const now = this.now();
+    if (exchanged.remote !== shared.patient && log.verdict(now).devices.some((d) => d.did === exchanged.remote)) {
+      // Served now by an owner device of the vault (proven by the connection and by the verified
+      // log): results pushed from here on are sealed to it (the dependent after a handover).
+      shared = { ...shared, patient: exchanged.remote };
+      await this.adoptShared(shared);
+    }
     const mine = log.verdict(now).grants.filter((g) => g.grantee === this.identity.did);
     await this.importKeys(vault, log);
     const records = await this.recordsOf(vault);

@@ -74,6 +74,7 @@ describe('handover at majority, real engines over real libp2p', () => {
     await child.node.editRecords(['summary'], (r) => put(r, 'summary', 'Immunization/imm-2', immunization(2)));
     const live = await nurse.node.pull(vault, { address: child.address(), live: true });
     expect(live.scopes).toEqual(['summary']);
+    expect(nurse.node.sharedVaults()).toEqual([{ vault, patient: child.identity.did, address: child.address() }]);
     expect((await read(await nurse.node.sharedRecords(vault), 'summary')).resources.map((r) => r.id).sort()).toEqual(['imm-1', 'imm-2']);
     expect(child.node.accessTrail().some((r) => r.by === nurse.identity.did && r.at >= birthday18)).toBe(true);
 
