@@ -57,6 +57,23 @@ describe('/patient-vault/doc/1.0.0 over real libp2p', () => {
     return new DocSync({ host: provider.node }, { authorize: () => false, resolve: () => undefined, onReceived: (e) => received.push(e), ...(syncStates ? { syncStates } : {}) });
   }
 
+  it('forgets a live session and its sync state when the remote disconnects', async () => {
+    grants.set(provider.identity.did, 'read');
+    const mine = new DocumentHandle<Scope>();
+    const dialer = client();
+    const session = await dialer.sync(patient.node.getMultiaddrs(), { vault: 'vault-1', doc: 'labs', target: mine, live: true });
+    await session.synced();
+    expect(server.sessions()).toHaveLength(1);
+    await provider.node.hangUp(patient.node.peerId);
+    await eventually(() => server.sessions().length === 0 && dialer.sessions().length === 0, 10_000, 'both sides to drop the session');
+    expect(serverEnds.map((e) => e.remote)).toEqual([provider.identity.did]);
+    // Later changes go nowhere (the server holds no subscription for the gone peer).
+    served.change((d) => {
+      d.items['after'] = new Uint8Array([1]);
+    });
+    expect(mine.current().items['after']).toBeUndefined();
+  });
+
   it('gives a peer that holds nothing the whole document as a snapshot, then agrees on heads', async () => {
     grants.set(provider.identity.did, 'read');
     const received: ReceivedEvent[] = [];

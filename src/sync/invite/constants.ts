@@ -25,6 +25,8 @@ export const INVITE_READ_TIMEOUT_MS = 15_000;
 export const MAX_PENDING_REQUESTS = 64;
 /** Failed redemptions (unknown, used, expired token) from one peer before it is banned. */
 export const MAX_FAILED_REDEMPTIONS = 5;
+/** Peers whose failed redemptions are counted at once (the oldest are forgotten first). */
+export const MAX_TRACKED_REDEEMERS = 4096;
 /** Concurrent inbound invite streams per connection. */
 export const INVITE_MAX_INBOUND_STREAMS = 2;
 /** Concurrent outbound invite streams per connection. */

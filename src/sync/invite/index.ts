@@ -17,6 +17,7 @@ export {
   INVITE_READ_TIMEOUT_MS,
   MAX_PENDING_REQUESTS,
   MAX_FAILED_REDEMPTIONS,
+  MAX_TRACKED_REDEEMERS,
 } from './constants.js';
 export { INVITE_END_CODES, type InviteEndCode } from './errors.js';
 export { newInvitation, encodeInvitation, decodeInvitation, invitationDialAddress, type Invitation } from './invitation.js';

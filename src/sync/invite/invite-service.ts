@@ -13,6 +13,7 @@ import {
   INVITE_READ_TIMEOUT_MS,
   MAX_FAILED_REDEMPTIONS,
   MAX_INVITE_MESSAGE_BYTES,
+  MAX_TRACKED_REDEEMERS,
 } from './constants.js';
 import { invitationDialAddress, type Invitation } from './invitation.js';
 import type { InvitationBook } from './invitation-book.js';
@@ -164,8 +165,13 @@ export class InviteService {
   private failed(connection: Connection): void {
     const peer = connection.remotePeer.toString();
     const count = (this.failures.get(peer) ?? 0) + 1;
+    // Most recent last; past the cap the oldest goes (clearing all would reset a guesser's count).
+    this.failures.delete(peer);
     this.failures.set(peer, count);
-    if (this.failures.size > 4096) this.failures.clear();
+    if (this.failures.size > MAX_TRACKED_REDEEMERS) {
+      const oldest = this.failures.keys().next();
+      if (oldest.done !== true) this.failures.delete(oldest.value);
+    }
     if (count >= MAX_FAILED_REDEMPTIONS) {
       this.bans?.ban(connection.remotePeer, 'too many failed redemptions');
       void this.host.hangUp(connection.remotePeer).catch(() => undefined);

@@ -11,6 +11,7 @@ import {
   MAX_PENDING_INBOUND_CONNECTIONS,
   MAX_STREAMS_PER_CONNECTION,
   MAX_STREAM_READ_BUFFER_BYTES,
+  PING_MAX_STREAMS,
 } from './limits.js';
 
 /** The services every Patient Vault node runs. */
@@ -63,7 +64,14 @@ export function sharedOptions(identity: Identity): {
   };
 }
 
-/** identify + ping, both allowed over limited (relayed) connections. */
+/**
+ * identify + ping, both allowed over limited (relayed) connections. Ping gets a few streams each
+ * way: a finished ping stream still counts until its close completes, so back-to-back pings at
+ * ping's default (one outbound) fail with TooManyOutboundProtocolStreamsError (seen in the bench).
+ */
 export function baseServices(): { identify: ReturnType<typeof identify>; ping: ReturnType<typeof ping> } {
-  return { identify: identify({ runOnLimitedConnection: true }), ping: ping({ runOnLimitedConnection: true }) };
+  return {
+    identify: identify({ runOnLimitedConnection: true }),
+    ping: ping({ runOnLimitedConnection: true, maxOutboundStreams: PING_MAX_STREAMS, maxInboundStreams: PING_MAX_STREAMS }),
+  };
 }

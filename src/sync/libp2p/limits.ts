@@ -24,3 +24,6 @@ export const MAX_PENDING_INBOUND_CONNECTIONS = 32;
 
 /** Inbound connections per second from one host before the rest are refused. */
 export const INBOUND_CONNECTION_THRESHOLD = 20;
+
+/** Ping streams per connection, each way (ping's default of one outbound fails on back-to-back pings). */
+export const PING_MAX_STREAMS = 4;

@@ -146,8 +146,6 @@ export class Mailbox {
     if (!address) return false;
     if (remote === address.depositor) {
       const slot = await this.slot(vault, doc, false);
-      // Known before the session's first frame: admission is synchronous.
-      await this.usageOf(remote);
       const over = slot !== undefined && slot.savedBytes + slot.admittedBytes >= this.maxSlotBytes();
       return over ? 'read' : 'write';
     }
@@ -161,6 +159,9 @@ export class Mailbox {
     if (!address) return undefined;
     // Only the depositor creates a slot; a recipient asking early gets NOT_FOUND.
     const slot = await this.slot(vault, doc, remote === address.depositor && access === 'write');
+    // Known before the session's first frame (admission is synchronous), and kept while the slot is
+    // loaded: a session's slot is not unloaded, nor the usage of a depositor with a loaded slot.
+    if (slot && access === 'write') await this.usageOf(address.depositor);
     return slot?.handle;
   }
 
@@ -220,7 +221,22 @@ export class Mailbox {
     const raced = this.usage.get(depositor);
     if (raced !== undefined) return raced;
     this.usage.set(depositor, total);
+    this.trimUsage();
     return total;
+  }
+
+  /**
+   * Keeps the usage cache bounded: a flood of fresh peers asking for slots must not grow it. Entries
+   * of depositors with no loaded slot go first (they are recomputed from storage when needed).
+   */
+  private trimUsage(): void {
+    const cap = 4 * (this.init.maxLoadedSlots ?? MAX_LOADED_SLOTS);
+    if (this.usage.size <= cap) return;
+    const loaded = new Set([...this.slots.values()].map((s) => s.address.depositor));
+    for (const depositor of this.usage.keys()) {
+      if (this.usage.size <= cap) return;
+      if (!loaded.has(depositor)) this.usage.delete(depositor);
+    }
   }
 
   /** A slot's saved size from its index entry (older relays wrote none: then the document's length). */
