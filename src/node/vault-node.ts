@@ -1026,9 +1026,12 @@ export class VaultNode extends EventTarget {
     return id;
   }
 
-  /** Results waiting in this vault's inboxes, opened (they are sealed to this patient). */
-  async inbox(): Promise<InboxItem[]> {
-    const vault = this.requireOwn();
+  /**
+   * Results waiting in this vault's inboxes (or in a dependent's vault this device holds, `vault`),
+   * opened: they are sealed to the device the provider reached, so a guardian sees those pushed to it.
+   */
+  async inbox(vault: VaultId = this.requireOwn()): Promise<InboxItem[]> {
+    this.actingVault(vault);
     // Inboxes kept from before a restart load on first look.
     for await (const { key } of this.store.rangeSealed(`${INBOX}${vault}/`)) await this.inboxOf(key.slice(`${INBOX}${vault}/`.length) as Did, vault);
     const out: InboxItem[] = [];
@@ -1047,27 +1050,27 @@ export class VaultNode extends EventTarget {
     return out;
   }
 
-  /** Accepts a pushed result into `scope` of the patient's records and removes it from the inbox. */
-  async acceptResult(from: Did, id: string, scope: ScopeName): Promise<void> {
-    const item = (await this.inbox()).find((i) => i.from === from && i.id === id);
+  /** Accepts a pushed result into `scope` of the patient's records (or of a held vault, `vault`) and removes it from the inbox. */
+  async acceptResult(from: Did, id: string, scope: ScopeName, options: { vault?: VaultId } = {}): Promise<void> {
+    const vault = this.actingVault(options.vault);
+    const item = (await this.inbox(vault)).find((i) => i.from === from && i.id === id);
     if (!item) throw new NodeError('NOT_FOUND', 'no such result in the inbox');
     await this.editRecords([scope], async (records) => {
       if (!records.importResources) throw new NodeError('INVALID_INPUT', 'this records store cannot import');
       await records.importResources([
         { resource: item.resource, scope, provenance: { source: 'fhir-json', verified: false, importedAt: new Date(this.now()).toISOString() }, sourceKey: `inbox:${from}:${id}` },
       ]);
-    });
-    await this.dropInboxItem(from, id);
+    }, { vault });
+    await this.dropInboxItem(from, id, vault);
   }
 
   /** Rejects a pushed result: it is removed from the inbox and never imported. */
-  async rejectResult(from: Did, id: string): Promise<void> {
-    await this.dropInboxItem(from, id);
+  async rejectResult(from: Did, id: string, options: { vault?: VaultId } = {}): Promise<void> {
+    await this.dropInboxItem(from, id, this.actingVault(options.vault));
   }
 
-  private async dropInboxItem(from: Did, id: string): Promise<void> {
-    const vault = this.requireOwn();
-    const handle = await this.inboxOf(from);
+  private async dropInboxItem(from: Did, id: string, vault: VaultId): Promise<void> {
+    const handle = await this.inboxOf(from, vault);
     handle.change((d) => {
       delete d[id];
     });
@@ -1454,7 +1457,7 @@ export class VaultNode extends EventTarget {
 
   private authorize(remote: Did, vault: string, doc: string): AccessMode | false {
     const log = this.replica.log(vault);
-    if (log && vault === this.own && doc === `${INBOX_DOC}${remote}`) {
+    if (log && (vault === this.own || (this.held.has(vault) && this.writesIn(vault as VaultId, 'summary'))) && doc === `${INBOX_DOC}${remote}`) {
       // A provider's own inbox at the patient: writable while it holds a live grant with 'append'.
       const now = this.now();
       return log.verdict(now).grants.some((g) => g.grantee === remote && g.actions.includes('append')) ? 'write' : false;
@@ -1476,7 +1479,7 @@ export class VaultNode extends EventTarget {
   }
 
   private async resolveTarget(vault: string, doc: string): Promise<SyncTarget | undefined> {
-    if (vault === this.own && doc.startsWith(INBOX_DOC)) return this.inboxOf(doc.slice(INBOX_DOC.length) as Did);
+    if ((vault === this.own || this.held.has(vault)) && doc.startsWith(INBOX_DOC)) return this.inboxOf(doc.slice(INBOX_DOC.length) as Did, vault as VaultId);
     if (!isScopeName(doc) || !this.replica.log(vault)) return undefined;
     return this.targetOf(vault as VaultId, doc, await this.recordsOf(vault as VaultId));
   }

@@ -159,6 +159,22 @@ describe('guardians run a dependent\u2019s vault, real engines over real libp2p'
     expect(await read(await dad.node.vaultRecords(vault), 'summary')).toMatchObject({ resources: [expect.objectContaining({ id: 'imm-8' })], unreadable: 0 });
   });
 
+  it('a provider with an append grant in the child\u2019s vault pushes a result to the guardian, who accepts it into the child\u2019s records', async () => {
+    const [mum, nurse] = await Promise.all([startDevice(), startDevice()]);
+    devices.push(mum, nurse);
+    const vault = await mum.node.createDependentVault({ label: 'Child F' });
+    await shareThroughInvitation(mum, nurse, { name: 'School nurse', scopes: ['summary'], purpose: 'treatment', days: 30 }, { vault });
+    await expect(nurse.node.pushResult(vault, { resourceType: 'Immunization', id: 'school-1', ...immunization(5) })).rejects.toMatchObject({ code: 'NOT_AUTHORIZED' });
+    await mum.node.grant(nurse.identity.did, { scopes: ['summary'], purpose: 'treatment', expires: null, append: true, vault });
+    const id = await nurse.node.pushResult(vault, { resourceType: 'Immunization', id: 'school-1', ...immunization(5) });
+    const waiting = await mum.node.inbox(vault);
+    expect(waiting).toEqual([expect.objectContaining({ id, from: nurse.identity.did })]);
+    await mum.node.acceptResult(nurse.identity.did, id, 'summary', { vault });
+    expect(await mum.node.inbox(vault)).toEqual([]);
+    expect((await read(await mum.node.vaultRecords(vault), 'summary')).resources.map((r) => r.id)).toEqual(['school-1']);
+    await expect(mum.node.inbox()).rejects.toMatchObject({ code: 'NOT_FOUND' }); // mum has no vault of her own
+  });
+
   it('refuses to act in a vault the device does not hold, and a second guardian that was never delegated', async () => {
     const [mum, stranger] = await Promise.all([startDevice(), startDevice()]);
     devices.push(mum, stranger);
