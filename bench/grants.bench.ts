@@ -3,9 +3,11 @@
  * and verification, keys derived from a seed).
  *
  * - `log_verify_full`: verify a 10,000-entry log from scratch (`verify(entries, { now })`), in
- *   entries/s. Goal ≥ 10,000/s. Baseline, timed alternately in the same run: WebCrypto checking
- *   the same 10,000 signatures alone (crypto's `verifyBatch`), so ratio = the share of raw
- *   signature throughput that full verification keeps (parsing, hashing, links, authority, tree).
+ *   entries/s. Goal ≥ 10,000/s. Baseline, timed alternately in the same run: raw WebCrypto
+ *   checking the same 10,000 signatures alone (subtle.verify, 64 in flight, keys imported
+ *   beforehand), so ratio = full verification (parsing, hashing, signatures, links, authority,
+ *   tree) against raw WebCrypto signature throughput. Under Node the verifier checks signatures
+ *   through node:crypto (same OpenSSL, less per-call overhead), so the ratio can exceed 1.
  * - `log_verify_incremental`: ms to add 100 new entries to a verified 10,000-entry log (each
  *   sample takes the next 100 of a longer log, so n grows from 10,000 to ~12,400 over the run),
  *   against adding 100 new entries to a verified 100-entry log. ratio = big / small; goal ≤ 1.5
@@ -27,7 +29,7 @@ import {
   type SignedEntry,
 } from '../src/grants/index.js';
 import { decodeHeader, entryIdOf, entrySigningMessage } from '../src/grants/entry.js';
-import { fromBase64Url, publicKeyFromDid, verifyBatch, type SignedMessage } from '../src/crypto/index.js';
+import { fromBase64Url, publicKeyFromDid, toHex, type SignedMessage } from '../src/crypto/index.js';
 import { median, perSecond, timeOnce, timePair, type Benchmark } from './harness.js';
 
 const FULL = 10_000;
@@ -56,6 +58,33 @@ function fresh(entries: readonly SignedEntry[]): SignedEntry[] {
   return entries.map((e) => (e.body === undefined ? { header: new Uint8Array(e.header), signature: e.signature } : { header: new Uint8Array(e.header), signature: e.signature, body: e.body }));
 }
 
+/**
+ * The baseline as the issue defines it: raw WebCrypto Ed25519 verification of the same 10,000
+ * signatures (keys imported beforehand, 64 checks in flight, nothing else). Called directly, not
+ * through src/crypto: under Node, src/crypto's verifyBatch now uses node:crypto (the same OpenSSL
+ * without WebCrypto's per-call promise), and the baseline must stay raw WebCrypto.
+ */
+async function rawWebCryptoChecks(items: readonly SignedMessage[]): Promise<() => Promise<void>> {
+  const keys = new Map<string, CryptoKey>();
+  for (const item of items) {
+    const hex = toHex(item.publicKey);
+    if (!keys.has(hex)) keys.set(hex, await crypto.subtle.importKey('raw', item.publicKey.slice(), { name: 'Ed25519' }, false, ['verify']));
+  }
+  const prepared = items.map((item) => ({ key: keys.get(toHex(item.publicKey))!, message: item.message as Uint8Array<ArrayBuffer>, signature: item.signature as Uint8Array<ArrayBuffer> }));
+  return async () => {
+    let next = 0;
+    let failed = 0;
+    const worker = async (): Promise<void> => {
+      while (next < prepared.length) {
+        const item = prepared[next++]!;
+        if (!(await crypto.subtle.verify('Ed25519', item.key, item.signature, item.message))) failed++;
+      }
+    };
+    await Promise.all(Array.from({ length: 64 }, worker));
+    if (failed > 0) throw new Error('a signature of the benchmark log did not verify');
+  };
+}
+
 const logVerifyFull: Benchmark = {
   name: 'log_verify_full',
   unit: 'entries/s',
@@ -64,18 +93,18 @@ const logVerifyFull: Benchmark = {
     const { big, now } = await load();
     const entries = big.slice(0, FULL);
     const items: SignedMessage[] = entries.map((e) => ({ publicKey: publicKeyFromDid(decodeHeader(e.header).author), message: entrySigningMessage(e.header), signature: e.signature }));
-    let copies = fresh(entries);
+    const baseline = await rawWebCryptoChecks(items);
+    const warmup = 1;
+    const iterations = 5;
+    // Fresh copies for every run, made before timing: copying 10,000 entries is not verification.
+    const copies = Array.from({ length: warmup + iterations }, () => fresh(entries));
     const ms = await timePair(
       async () => {
-        const verdict = await verify(copies, { now });
+        const verdict = await verify(copies.shift()!, { now });
         if (!verdict.valid || verdict.size !== FULL) throw new Error(`the benchmark log did not verify: ${verdict.problems[0]?.code ?? verdict.size}`);
-        copies = fresh(entries);
       },
-      async () => {
-        const results = await verifyBatch(items);
-        if (!results.every(Boolean)) throw new Error('a signature of the benchmark log did not verify');
-      },
-      { warmup: 1, iterations: 5 },
+      baseline,
+      { warmup, iterations },
     );
     return { value: perSecond(FULL, ms.value), baseline: perSecond(FULL, ms.baseline) };
   },
