@@ -110,8 +110,9 @@ export interface RevokeResult {
   /** Scopes whose key was rotated, with the new epoch. */
   readonly rotated: readonly { scope: ScopeName; epoch: number }[];
   /**
-   * Entries that carried the new keys: a `rekey` per remaining live grant, and a fresh `delegate`
-   * per other live guardian and emergency contact of those scopes (families).
+   * Entries that carried the new keys: a `rekey` per remaining live grant, a fresh `delegate`
+   * per other live guardian and emergency contact of those scopes (families), and a `device.add`
+   * per other owner device.
    */
   readonly rekeyed: readonly EntryId[];
   /** Slots of the revoked party dropped at relays this device deposited at. */
@@ -1199,7 +1200,8 @@ export class VaultNode extends EventTarget {
 
   /**
    * After a rotation: each other live guardian (for scopes that are not dependent-only) and each
-   * emergency contact (for its scopes) gets the new epochs in a fresh delegation with the same terms.
+   * emergency contact (for its scopes) gets the new epochs in a fresh delegation with the same
+   * terms; each other live owner device in a fresh `device.add`.
    */
   private async redelegate(vault: VaultId, rotated: readonly { scope: ScopeName; epoch: number }[]): Promise<EntryId[]> {
     const records = await this.recordsOf(vault);
@@ -1212,6 +1214,17 @@ export class VaultNode extends EventTarget {
       const keys = (await Promise.all(mine.map((r) => sealScopeKeys(d.delegate, vault, records.exportScopeKeys(r.scope, [r.epoch]), { withIndexKey: false })))).flat();
       keys.sort((a, b) => (a.scope === b.scope ? a.epoch - b.epoch : a.scope < b.scope ? -1 : 1));
       out.push(...(await this.writeDelegation(vault, { delegate: d.delegate, role: d.role, expires: d.expires, scopes: [...d.scopes], wait: d.waitMs }, keys)));
+    }
+    // The owner's other devices (the dependent's second phone after a handover) get them in a
+    // `device.add` of the device again, which an owner may write (it adds nothing else).
+    const log = this.replica.log(vault)!;
+    if (log.mayWrite(this.identity.did, 'device.add', { ts: this.now() })) {
+      for (const device of log.verdict(this.now()).devices) {
+        if (device.did === this.identity.did || device.role !== 'device') continue;
+        const keys = (await Promise.all(rotated.map((r) => sealScopeKeys(device.did, vault, records.exportScopeKeys(r.scope, [r.epoch]), { withIndexKey: false })))).flat();
+        keys.sort((a, b) => (a.scope === b.scope ? a.epoch - b.epoch : a.scope < b.scope ? -1 : 1));
+        for (let at = 0; at < keys.length; at += MAX_LIST_ITEMS) out.push((await this.write(vault, 'device.add', { device: device.did, label: null, keys: keys.slice(at, at + MAX_LIST_ITEMS) })).id);
+      }
     }
     return out;
   }
@@ -1285,6 +1298,9 @@ export class VaultNode extends EventTarget {
           this.emit('emergency', { vault, kind: 'deny', request, contact: log.entry(request)?.header.author ?? header.author, opensAt: null, origin });
           break;
         }
+        case 'device.add':
+          if (origin === 'peer' && (body as DeviceAddBody).device === this.identity.did) await this.importDelegatedKeys(vault, (body as DeviceAddBody).keys);
+          break;
         default:
           break;
       }
@@ -1293,8 +1309,8 @@ export class VaultNode extends EventTarget {
   }
 
   /**
-   * Adds scope keys sealed to this device in a delegation to the records of a vault it acts in
-   * (only once those records are open: joining a vault opens them from the whole log).
+   * Adds scope keys sealed to this device in a delegation or a device.add to the records of a vault
+   * it acts in (only once those records are open: joining a vault opens them from the whole log).
    */
   private async importDelegatedKeys(vault: VaultId, sealed: readonly SealedScopeKey[]): Promise<void> {
     if (!this.records.has(vault) || (vault !== this.own && !this.held.has(vault))) return;

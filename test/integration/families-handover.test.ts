@@ -91,6 +91,26 @@ describe('handover at majority, real engines over real libp2p', () => {
     expect(child.node.trail().map((t) => t.kind)).toEqual(expect.arrayContaining(['handover', 'revoke', 'access']));
   });
 
+  it('the dependent\u2019s second device keeps reading after the dependent revokes a guardian\u2019s grant (the new epoch comes in a device.add)', async () => {
+    const [mum, nurse, child, childLaptop] = await Promise.all([startDevice(), startDevice(), startDevice(), startDevice()]);
+    devices.push(mum, nurse, child, childLaptop);
+    const vault = await mum.node.createDependentVault({ label: null });
+    await mum.node.editRecords(['summary'], (r) => put(r, 'summary', 'Immunization/imm-1', immunization(1)), { vault });
+    await shareThroughInvitation(mum, nurse, { name: 'School nurse', scopes: ['summary'], purpose: 'treatment', days: 30 }, { vault });
+    await mum.node.handover(child.identity.did, { guardians: 'end', vault });
+    await child.node.acceptHandover(vault, mum.identity.did, mum.address());
+    await child.node.addDevice(childLaptop.identity.did, 'laptop');
+    await childLaptop.node.join(vault, child.identity.did, child.address());
+    const [grant] = child.node.liveGrants();
+    const result = await child.node.revoke(grant!.entry);
+    expect(result.rekeyed.map((id) => child.node.log(vault)!.entry(id)?.header.type)).toEqual(['device.add']);
+    await child.node.editRecords(['summary'], (r) => put(r, 'summary', 'Immunization/imm-2', immunization(2)));
+    await childLaptop.node.exchangeLog(multiaddr(child.address()), vault);
+    await childLaptop.node.syncScopes(multiaddr(child.address()));
+    expect(await read(await childLaptop.node.ownRecords(), 'summary')).toMatchObject({ resources: expect.any(Array), unreadable: 0 });
+    expect((await read(await childLaptop.node.ownRecords(), 'summary')).resources.map((r) => r.id).sort()).toEqual(['imm-1', 'imm-2']);
+  });
+
   it('keeps guardians as readers when the child says so: they read, never write', async () => {
     const clock = testClock();
     const [mum, child] = await Promise.all([startDevice({ now: clock.now }), startDevice({ now: clock.now })]);
