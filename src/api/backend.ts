@@ -38,6 +38,8 @@ export interface VaultBackend {
   readonly sharing?: SharingBackend;
   /** Provider-side: what others shared with this device. */
   readonly provider?: ProviderBackend;
+  /** Families: dependents' vaults, guardians, handover, dependent-only scopes, emergency access. */
+  readonly family?: FamilyBackend;
 }
 
 /** Options of {@link VaultBackend.create}. */
@@ -48,7 +50,7 @@ export interface CreateOptions {
 }
 
 /** Optional parts of the engine this build provides. */
-export type Capability = 'records' | 'sharing' | 'provider';
+export type Capability = 'records' | 'sharing' | 'provider' | 'family';
 
 /** The vault's state as the UI and pages see it (pages see only `state`). */
 export interface VaultStatus {
@@ -65,8 +67,8 @@ export interface VaultStatus {
 export interface RecordsBackend {
   /** Parses and validates without storing: what the user is asked to approve. */
   preview(input: ImportParams): Promise<ImportPreview>;
-  /** Imports (all or nothing); `onProgress` is called as resources are stored. */
-  import(input: ImportParams, onProgress?: (done: number, total: number) => void): Promise<ImportSummary>;
+  /** Imports (all or nothing) into this device's vault or a dependent's it acts in (`vault`); `onProgress` is called as resources are stored. */
+  import(input: ImportParams, onProgress?: (done: number, total: number) => void, vault?: string): Promise<ImportSummary>;
   /** Newest first. */
   timeline(query: RecordQuery): Promise<RecordView[]>;
   /** A lab series for one LOINC code. */
@@ -102,6 +104,8 @@ export interface ImportSummary {
 
 /** A query for {@link RecordsBackend.timeline}. */
 export interface RecordQuery {
+  /** Another vault this device holds (a dependent's, or one shared with it); default its own. */
+  readonly vault?: string;
   readonly scope?: Scope;
   readonly resourceType?: string;
   readonly limit?: number;
@@ -253,6 +257,7 @@ export type BackendEvent =
   | { readonly type: 'grants'; readonly grantId?: string; readonly origin?: string }
   | { readonly type: 'shared-with-me' }
   | { readonly type: 'inbox' }
+  | { readonly type: 'family' }
   | { readonly type: 'peer-request'; readonly request: PeerRequest };
 
 /** Stable codes of {@link BackendError}. */
@@ -278,4 +283,87 @@ export class BackendError extends Error {
     this.code = code;
     this.reason = options?.reason;
   }
+}
+
+/** A vault this device holds, for the vault switcher. */
+export interface VaultRef {
+  readonly vault: string;
+  /** own: this device's; held: a dependent's it acts in; shared: shared with it (grant or emergency contact). */
+  readonly kind: 'own' | 'held' | 'shared';
+  /** The vault's label (the patient's or dependent's name as written at creation). */
+  readonly label: string | null;
+  readonly subject: string | null;
+  /** What this device is there now (verified log at the engine's now). */
+  readonly as: 'owner' | 'guardian' | 'reader' | 'grant' | 'emergency' | 'contact' | 'none';
+}
+
+/** A guardian or an emergency contact of a vault. */
+export interface DelegationView {
+  readonly entry: string;
+  readonly delegate: { readonly did: string; readonly name?: string };
+  readonly role: 'guardian' | 'emergency';
+  readonly expiresAt: string | null;
+  readonly scopes: readonly Scope[];
+  /** An emergency contact's wait, in hours. */
+  readonly waitHours: number | null;
+}
+
+/** An emergency request and its state now. */
+export interface EmergencyView {
+  readonly request: string;
+  readonly contact: { readonly did: string; readonly name?: string };
+  readonly scopes: readonly Scope[];
+  readonly opensAt: string;
+  readonly state: 'waiting' | 'open' | 'denied' | 'ended';
+}
+
+/** One line of a vault's family trail. */
+export interface FamilyTrailItem {
+  readonly at: string;
+  readonly kind: string;
+  readonly by: { readonly did: string; readonly name?: string };
+  readonly about: { readonly did: string; readonly name?: string } | null;
+  readonly scopes: readonly Scope[];
+}
+
+/** Who holds a vault and how, as this device's verified log says now. */
+export interface FamilyOverview {
+  readonly vault: VaultRef;
+  readonly owners: readonly string[];
+  readonly guardians: readonly { readonly did: string; readonly name?: string }[];
+  readonly handover: { readonly at: string; readonly guardians: 'end' | 'read' } | null;
+  readonly protectedScopes: readonly Scope[];
+  readonly delegations: readonly DelegationView[];
+  readonly emergencies: readonly EmergencyView[];
+  readonly trail: readonly FamilyTrailItem[];
+}
+
+/**
+ * Families (issue 8). A link (`pvault-family:…`) carries what another device needs to reach this
+ * one for a delegation it was given (which vault, this device's key and address); authority comes
+ * from the signed entries, never from the link.
+ */
+export interface FamilyBackend {
+  vaults(): Promise<VaultRef[]>;
+  /** Creates a dependent's vault with this device as its first guardian. */
+  createDependent(options: { label: string; guardianUntil?: string }): Promise<{ vault: string }>;
+  overview(vault: string): Promise<FamilyOverview>;
+  /** Names a second guardian (their did) and returns the link their device joins with. */
+  addGuardian(vault: string, did: string, name?: string): Promise<{ link: string }>;
+  /** Names an emergency contact with the scopes they may ask for and the wait; returns their link. */
+  addEmergencyContact(vault: string, did: string, options: { scopes: readonly Scope[]; waitHours: number; name?: string }): Promise<{ link: string }>;
+  /** Ends every delegation of `did` in the vault. */
+  removeDelegate(vault: string, did: string): Promise<void>;
+  /** Marks scopes dependent-only: guardians can neither read nor share them from now on. */
+  protect(vault: string, scopes: readonly Scope[]): Promise<void>;
+  /** Hands the vault to the dependent (their did); returns the link their device takes it over with. */
+  handover(vault: string, subject: string, guardians: 'end' | 'read'): Promise<{ link: string }>;
+  /** Uses a link given by another device: join as guardian, follow as emergency contact, or take over. */
+  useLink(link: string): Promise<{ vault: string; kind: 'guardian' | 'emergency' | 'handover' }>;
+  /** As an emergency contact: asks for access (the patient can deny during the wait). */
+  requestEmergency(vault: string, reason?: string): Promise<{ opensAt: string; delivered: boolean }>;
+  /** Denies a waiting emergency request. */
+  denyEmergency(request: string): Promise<void>;
+  /** Syncs a vault this device holds with the device it came from (records, log). */
+  refresh(vault: string): Promise<void>;
 }

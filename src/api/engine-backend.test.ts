@@ -61,7 +61,7 @@ const BUNDLE = {
 describe('engine backend: records', () => {
   it('previews, imports (once), lists the timeline and charts a LOINC series', async () => {
     const patient = await device('Alex Example');
-    expect((await patient.status()).capabilities).toEqual(['records', 'sharing', 'provider']);
+    expect((await patient.status()).capabilities).toEqual(['records', 'sharing', 'provider', 'family']);
     const input = { format: 'fhir' as const, data: BUNDLE };
     const preview = await patient.records!.preview(input);
     expect(preview.total).toBe(4);
@@ -247,5 +247,79 @@ describe('engine backend: results providers send to the patient’s inbox', () =
     expect((await readOnly.provider.provider!.shared({ includeEnded: false })).every((g) => !g.sendsResults)).toBe(true);
     await expect(readOnly.provider.provider!.sendResult(readOnly.patientDid, glucose(1, 'c'))).rejects.toMatchObject({ code: 'DENIED' });
     expect(await readOnly.patient.sharing!.inbox()).toEqual([]);
+  });
+});
+
+describe('engine backend: families', () => {
+  /** A device on loopback TCP with its own clock (ms ahead of real time). */
+  async function member(name: string) {
+    const clock = { ahead: 0 };
+    const address: { current?: string | undefined } = {};
+    const backend = await createEngineBackend({
+      storage: new MemoryStorage(),
+      kdfCost: WEAK_TEST_KDF_COST,
+      allowWeakKdf: true,
+      idleCheckMs: 0,
+      now: () => Date.now() + clock.ahead,
+      createLibp2p: (identity) => createNodeLibp2p({ identity, listen: ['/ip4/127.0.0.1/tcp/0'] }),
+      // On loopback TCP a device is dialled directly, not through a relay.
+      dialAddress: () => address.current,
+    });
+    backends.push(backend);
+    await backend.create({ passphrase: PASS, displayName: name });
+    address.current = (await backend.addresses())[0]!;
+    return { backend, clock, did: (await backend.status()).did! };
+  }
+
+  it('a guardian creates a dependent’s vault, a second guardian joins by link and reads it; a dependent-only scope is marked', async () => {
+    const parent = await member('Pat Example');
+    const other = await member('Chris Example');
+    const { vault } = await parent.backend.family!.createDependent({ label: 'Sam Example' });
+    await parent.backend.records!.import({ format: 'fhir', data: BUNDLE }, undefined, vault);
+    expect(await parent.backend.records!.timeline({})).toEqual([]);
+    expect(await parent.backend.records!.timeline({ vault })).toHaveLength(4);
+    expect((await parent.backend.family!.vaults()).find((v) => v.vault === vault)).toMatchObject({ kind: 'held', as: 'guardian', label: 'Sam Example' });
+
+    const { link } = await parent.backend.family!.addGuardian(vault, other.did, 'Chris Example');
+    expect(link).toMatch(/^pvault-family:/);
+    await expect(other.backend.family!.useLink(link.slice(0, -4))).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    expect(await other.backend.family!.useLink(link)).toEqual({ vault, kind: 'guardian' });
+    expect((await other.backend.family!.vaults()).find((v) => v.vault === vault)).toMatchObject({ kind: 'held', as: 'guardian' });
+    expect(await other.backend.records!.timeline({ vault })).toHaveLength(4);
+
+    await parent.backend.family!.protect(vault, ['reproductive']);
+    const o = await parent.backend.family!.overview(vault);
+    expect(o.protectedScopes).toEqual(['reproductive']);
+    expect(o.guardians.map((g) => g.name ?? g.did).sort()).toEqual(['Chris Example', 'You']);
+    expect(o.trail.map((t) => t.kind)).toEqual(expect.arrayContaining(['delegate', 'protect']));
+  });
+
+  it('an emergency contact asks; the patient denies in time; a second request opens when the wait ends on both clocks', async () => {
+    const patient = await member('Alex Example');
+    const friend = await member('Jo Example');
+    await patient.backend.records!.import({ format: 'fhir', data: BUNDLE });
+    const own = (await patient.backend.family!.vaults()).find((v) => v.kind === 'own')!.vault;
+    const { link } = await patient.backend.family!.addEmergencyContact(own, friend.did, { scopes: ['summary'], waitHours: 48, name: 'Jo Example' });
+    expect(await friend.backend.family!.useLink(link)).toEqual({ vault: own, kind: 'emergency' });
+    expect((await friend.backend.family!.vaults()).find((v) => v.vault === own)).toMatchObject({ kind: 'shared', as: 'contact' });
+
+    const first = await friend.backend.family!.requestEmergency(own, 'fell ill');
+    expect(first.delivered).toBe(true);
+    const waiting = (await patient.backend.family!.overview(own)).emergencies;
+    expect(waiting).toEqual([expect.objectContaining({ state: 'waiting', contact: { did: friend.did, name: 'Jo Example' } })]);
+    await patient.backend.family!.denyEmergency(waiting[0]!.request);
+    await friend.backend.family!.refresh(own);
+    expect((await friend.backend.family!.overview(own)).emergencies.map((e) => e.state)).toEqual(['denied']);
+
+    await friend.backend.family!.requestEmergency(own);
+    expect((await patient.backend.family!.overview(own)).emergencies.map((e) => e.state).sort()).toEqual(['denied', 'waiting']);
+    // 49 hours later on both clocks, nobody denied: access is open, and the contact reads the summary scope only.
+    patient.clock.ahead = friend.clock.ahead = 49 * 3_600_000;
+    expect((await patient.backend.family!.overview(own)).emergencies.map((e) => e.state).sort()).toEqual(['denied', 'open']);
+    await friend.backend.family!.refresh(own);
+    expect((await friend.backend.family!.vaults()).find((v) => v.vault === own)).toMatchObject({ as: 'emergency' });
+    const got = await friend.backend.records!.timeline({ vault: own });
+    expect(new Set(got.map((r) => r.scope))).toEqual(new Set(['summary']));
+    expect(got.length).toBeGreaterThan(0);
   });
 });

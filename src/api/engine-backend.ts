@@ -1,6 +1,8 @@
-import { fromUtf8, generateIdentity, identityFromSecretKey, peerIdOf, utf8, type Did, type Identity } from '../crypto/index.js';
+import { fromBase64Url, fromUtf8, generateIdentity, identityFromSecretKey, peerIdOf, toBase64Url, utf8, type Did, type Identity } from '../crypto/index.js';
+import { multiaddr } from '@multiformats/multiaddr';
+import { z } from 'zod';
 import { entryIdOf, type EntryId, type GenesisBody, type GrantBody, type LogVerifier, type RevokeBody, type VaultId } from '../grants/index.js';
-import { COPIED_DATA_NOTICE, VaultNode, type RecordsPort } from '../node/index.js';
+import { COPIED_DATA_NOTICE, VaultNode, type RecordsPort, type VaultSummary } from '../node/index.js';
 import {
   RecordsError,
   RecordStore,
@@ -23,9 +25,11 @@ import {
   type BackendEvent,
   type Count,
   type GrantView,
+  type FamilyBackend,
   type ImportPreview,
   type ImportSummary,
   type InboxItemView,
+  type VaultRef,
   type LabSeries,
   type PeerRequest,
   type RecordView,
@@ -44,13 +48,17 @@ export interface EngineBackendInit {
   readonly createLibp2p: (identity: Identity, relay: string | undefined) => Promise<SyncLibp2p>;
   /** The relay this device is reachable through (a multiaddr ending in /p2p/<id>), if any. */
   readonly relay?: () => string | undefined;
+  /** This device's address for family links, if it is reachable directly (tests on loopback). @default through the relay */
+  readonly dialAddress?: () => string | undefined;
   /** Fetches an issuer's JWKS for SMART Health Card verification. */
   readonly fetchJwks?: FetchJwks;
   readonly kdfCost?: KdfCost;
   /** Tests only. */
   readonly allowWeakKdf?: boolean;
-  /** ms since epoch. @default Date.now */
+  /** The engine's clock (log entries, verdicts, emergency waits), ms since epoch. @default Date.now */
   readonly now?: () => number;
+  /** The vault's clock for auto-lock: real idle time even when a test moves the engine's clock. @default Date.now */
+  readonly storeNow?: () => number;
   /** @default 5000 */
   readonly idleCheckMs?: number;
 }
@@ -71,6 +79,44 @@ export interface EngineBackend extends VaultBackend {
 const IDENTITY_KEY = 'extension/identity';
 /** Names parties gave themselves when they asked to share (did → name), sealed in the vault. */
 const NAMES_KEY = 'extension/names';
+/** Vault → address of the device a held or followed vault came from (sealed). */
+const FAMILY_PEERS_KEY = 'extension/family-peers';
+/** Node events that change what the family views show. */
+const FAMILY_EVENTS = ['delegation', 'handover', 'protected', 'emergency'] as const;
+/** Prefix of a family link (guardian join, emergency contact follow, handover). */
+export const FAMILY_LINK_PREFIX = 'pvault-family:';
+/** What a family link carries (base64url JSON after the prefix). */
+const familyLinkSchema = z.strictObject({
+  v: z.literal(1),
+  kind: z.enum(['guardian', 'emergency', 'handover']),
+  vault: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+  from: z.string().regex(/^did:key:z[1-9A-HJ-NP-Za-km-z]{40,60}$/),
+  address: z
+    .string()
+    .max(400)
+    .regex(/^\/[A-Za-z0-9./:_-]+\/p2p\/[1-9A-HJ-NP-Za-km-z]{40,60}$/),
+  name: z.string().min(1).max(MAX_NAME_CHARS).optional(),
+});
+type FamilyLink = z.output<typeof familyLinkSchema>;
+
+/** Parses a family link; INVALID_INPUT says what is wrong with it. */
+export function parseFamilyLink(text: string): FamilyLink {
+  const trimmed = text.trim();
+  if (!trimmed.startsWith(FAMILY_LINK_PREFIX) || trimmed.length > 4096) throw new BackendError('INVALID_INPUT', `A family link starts with ${FAMILY_LINK_PREFIX}`);
+  let json: unknown;
+  try {
+    json = JSON.parse(fromUtf8(fromBase64Url(trimmed.slice(FAMILY_LINK_PREFIX.length))));
+  } catch {
+    throw new BackendError('INVALID_INPUT', 'That family link is damaged (not base64url JSON)');
+  }
+  const parsed = familyLinkSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new BackendError('INVALID_INPUT', `That family link is not valid: ${issue ? `${issue.path.join('.')} ${issue.message}` : 'unknown shape'}`);
+  }
+  return parsed.data;
+}
+
 /** Most names kept (oldest dropped first): a bound on what a flood of requests can make us store. */
 const MAX_NAMES = 2000;
 const SHARED_PREFIX = 'shared/';
@@ -115,7 +161,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
   const now = init.now ?? (() => Date.now());
   const base: StoreBackend = await createStoreBackend({
     storage: init.storage,
-    now,
+    now: init.storeNow ?? (() => Date.now()),
     ...(init.kdfCost !== undefined && { kdfCost: init.kdfCost }),
     ...(init.allowWeakKdf !== undefined && { allowWeakKdf: init.allowWeakKdf }),
     ...(init.idleCheckMs !== undefined && { idleCheckMs: init.idleCheckMs }),
@@ -174,6 +220,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
       if (!own) throw new BackendError('FAILED', 'The records of this vault could not be opened');
       const onRequest = (e: Event) => void handleRequest((e as CustomEvent<PendingRequest>).detail, node);
       const onGrants = () => emit({ type: 'grants' });
+      const onFamily = () => emit({ type: 'family' });
       const onReceived = (e: Event) => {
         // A provider's inbox document at this patient changed: a result arrived (or was withdrawn).
         if ((e as CustomEvent<{ doc?: unknown }>).detail?.doc?.toString().startsWith('inbox/') === true) {
@@ -188,6 +235,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
       node.addEventListener('revoked', onGrants);
       node.addEventListener('log', onGrants);
       node.addEventListener('received', onReceived);
+      for (const type of FAMILY_EVENTS) node.addEventListener(type, onFamily);
       for (const pending of node.pendingRequests()) void handleRequest(pending, node);
       return {
         vault,
@@ -203,6 +251,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
           node.removeEventListener('revoked', onGrants);
           node.removeEventListener('log', onGrants);
           node.removeEventListener('received', onReceived);
+          for (const type of FAMILY_EVENTS) node.removeEventListener(type, onFamily);
         },
       };
     })();
@@ -336,7 +385,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
       const current = await startSession().catch(() => undefined);
       return {
         ...s,
-        capabilities: current ? ['records', 'sharing', 'provider'] : [],
+        capabilities: current ? ['records', 'sharing', 'provider', 'family'] : [],
         ...(current && { did: current.identity.did }),
       };
     },
@@ -378,17 +427,23 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
           cards: parsed.cards.map((c) => ({ issuer: c.issuer, verified: c.verified })),
         };
       },
-      async import(input, onProgress): Promise<ImportSummary> {
+      async import(input, onProgress, vault): Promise<ImportSummary> {
         const s = await requireSession();
         const parsed = await parse(input);
         lastParse = undefined;
         const scopes = [...new Set(parsed.resources.map((r) => r.scope))];
-        const result = await s.node.editRecords(scopes, () =>
-          s.own.importResources(
+        const store = await storeOf(s, vault);
+        const result = await s.node.editRecords(
+          scopes,
+          () =>
+          store.importResources(
             parsed.resources.map((r) => ({ resource: r.resource, scope: r.scope, provenance: r.provenance, sourceKey: r.sourceKey, restricted: r.restricted })),
             onProgress ? { onProgress } : {},
           ),
-        );
+          vault === undefined ? {} : { vault: vault as VaultId },
+        ).catch((e: unknown) => {
+          throw engineError(e);
+        });
         emit({ type: 'records' });
         let added = 0;
         let updated = 0;
@@ -405,12 +460,13 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
       },
       async timeline(query) {
         const s = await requireSession();
-        const lines = recordTimeline(s.own, {
+        const store = await storeOf(s, query.vault);
+        const lines = recordTimeline(store, {
           limit: query.limit ?? 200,
           ...(query.scope !== undefined && { scopes: [query.scope] }),
           ...(query.resourceType !== undefined && { types: [query.resourceType] }),
         });
-        return views(s.own, lines);
+        return views(store, lines);
       },
       async labCodes() {
         const s = await requireSession();
@@ -537,6 +593,8 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
       copiedDataNotice: COPIED_DATA_NOTICE,
     },
 
+    family: familyOf(),
+
     provider: {
       async shared({ includeEnded }) {
         const s = await requireSession();
@@ -610,6 +668,187 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
       },
     },
   };
+  /** The records store of `vault` (this device's own by default; a held or shared one opened on first use). */
+  async function storeOf(s: Session, vault: string | undefined): Promise<RecordStore> {
+    if (vault === undefined || vault === s.node.vault) return s.own;
+    try {
+      await s.node.vaultRecords(vault as VaultId);
+    } catch (e) {
+      throw engineError(e);
+    }
+    const store = s.records.get(vault);
+    if (!store) throw new BackendError('NOT_FOUND', 'The records of that vault are not on this device');
+    return store;
+  }
+
+  /** This device's address through the relay, for links other devices dial. */
+  function myAddress(s: Session): string {
+    const direct = init.dialAddress?.();
+    if (direct !== undefined) return direct;
+    const relay = init.relay?.();
+    if (relay === undefined) throw new BackendError('NOT_AVAILABLE', 'Families need a relay: set one in Settings');
+    return relayedAddress(relay, s.identity);
+  }
+
+  async function familyLink(s: Session, kind: FamilyLink['kind'], vault: string): Promise<{ link: string }> {
+    const name = (await base.status()).displayName;
+    const link: FamilyLink = { v: 1, kind, vault, from: s.identity.did, address: myAddress(s), ...(name !== undefined && { name }) };
+    return { link: `${FAMILY_LINK_PREFIX}${toBase64Url(utf8(JSON.stringify(link)))}` };
+  }
+
+  /** Runs a family write through the one writer, as an engine error the UI can show. */
+  async function written<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await oneWriter(run);
+    } catch (e) {
+      throw engineError(e);
+    }
+  }
+
+  function familyOf(): FamilyBackend {
+    const refOf = (v: VaultSummary): VaultRef => ({ vault: v.vault, kind: v.kind, label: v.label, subject: v.subject, as: v.as });
+    return {
+      async vaults() {
+        const s = await requireSession();
+        return s.node.vaults().map(refOf);
+      },
+      async createDependent({ label, guardianUntil }) {
+        const s = await requireSession();
+        const expires = guardianUntil === undefined ? null : Date.parse(guardianUntil);
+        if (expires !== null && !(expires > now())) throw new BackendError('INVALID_INPUT', 'The guardianship must end in the future');
+        const vault = await written(() => s.node.createDependentVault({ label, expires }));
+        emit({ type: 'family' });
+        return { vault };
+      },
+      async overview(vault) {
+        const s = await requireSession();
+        const ref = s.node.vaults().find((v) => v.vault === vault);
+        if (!ref) throw new BackendError('NOT_FOUND', 'This device holds no such vault');
+        const id = vault as VaultId;
+        const authority = s.node.authority(id);
+        const who = (did: string) => (did === s.identity.did ? { did, name: 'You' } : nameOf(s, did));
+        const scopes = (list: readonly string[]) => list.filter(isScope);
+        const iso = (ms: number) => new Date(ms).toISOString();
+        return {
+          vault: refOf(ref),
+          owners: authority.owners,
+          guardians: authority.guardians.map(who),
+          handover: authority.handover === null ? null : { at: iso(authority.handover.at), guardians: authority.handover.guardians },
+          protectedScopes: scopes(authority.protectedScopes),
+          delegations: s.node.delegations(id).map((d) => ({
+            entry: d.entry,
+            delegate: who(d.delegate),
+            role: d.role === 'emergency' ? ('emergency' as const) : ('guardian' as const),
+            expiresAt: d.expires === null ? null : iso(d.expires),
+            scopes: scopes(d.scopes),
+            waitHours: d.waitMs === null ? null : d.waitMs / 3_600_000,
+          })),
+          emergencies: s.node.emergencies(id).map((e) => ({ request: e.request, contact: who(e.contact), scopes: scopes(e.scopes), opensAt: iso(e.opensAt), state: e.state })),
+          trail: s.node
+            .trail(id)
+            .reverse()
+            .slice(0, 500)
+            .map((t) => ({ at: iso(t.at), kind: t.kind, by: who(t.by), about: t.about === null ? null : who(t.about), scopes: scopes(t.scopes) })),
+        };
+      },
+      async addGuardian(vault, did, name) {
+        const s = await requireSession();
+        const link = await familyLink(s, 'guardian', vault);
+        await written(() => s.node.delegate(did as Did, { role: 'guardian', vault: vault as VaultId }));
+        if (name !== undefined) await rememberName(did, name);
+        emit({ type: 'family' });
+        return link;
+      },
+      async addEmergencyContact(vault, did, { scopes, waitHours, name }) {
+        const s = await requireSession();
+        const link = await familyLink(s, 'emergency', vault);
+        await written(() => s.node.delegate(did as Did, { role: 'emergency', scopes, waitMs: Math.round(waitHours * 3_600_000), vault: vault as VaultId }));
+        if (name !== undefined) await rememberName(did, name);
+        emit({ type: 'family' });
+        return link;
+      },
+      async removeDelegate(vault, did) {
+        const s = await requireSession();
+        await written(() => s.node.undelegate(did as Did, { vault: vault as VaultId }));
+        emit({ type: 'family' });
+      },
+      async protect(vault, scopes) {
+        const s = await requireSession();
+        await written(() => s.node.protect(scopes, { vault: vault as VaultId }));
+        emit({ type: 'family' });
+      },
+      async handover(vault, subject, guardians) {
+        const s = await requireSession();
+        const link = await familyLink(s, 'handover', vault);
+        await written(() => s.node.handover(subject as Did, { guardians, vault: vault as VaultId }));
+        const label = s.node.vaults().find((v) => v.vault === vault)?.label;
+        if (label) await rememberName(subject, label);
+        emit({ type: 'family' });
+        return link;
+      },
+      async useLink(text) {
+        const s = await requireSession();
+        const link = parseFamilyLink(text);
+        const vault = link.vault as VaultId;
+        const from = link.from as Did;
+        if (link.kind === 'guardian') await written(() => s.node.joinDependent(vault, from, link.address));
+        else if (link.kind === 'emergency') await written(() => s.node.followVault(vault, from, link.address));
+        else await written(() => s.node.acceptHandover(vault, from, link.address));
+        if (link.name !== undefined) await rememberName(from, link.name);
+        await rememberPeer(s, vault, link.address);
+        emit({ type: 'family' });
+        emit({ type: 'records' });
+        return { vault, kind: link.kind };
+      },
+      async requestEmergency(vault, reason) {
+        const s = await requireSession();
+        const r = await written(() => s.node.requestEmergency(vault as VaultId, reason ?? null));
+        emit({ type: 'family' });
+        return { opensAt: new Date(r.opensAt).toISOString(), delivered: r.delivered };
+      },
+      async denyEmergency(request) {
+        const s = await requireSession();
+        await written(() => s.node.denyEmergency(request as EntryId));
+        emit({ type: 'family' });
+      },
+      async refresh(vault) {
+        const s = await requireSession();
+        const ref = s.node.vaults().find((v) => v.vault === vault);
+        if (!ref) throw new BackendError('NOT_FOUND', 'This device holds no such vault');
+        if (ref.kind === 'shared') await written(() => s.node.pull(vault as VaultId));
+        else if (ref.kind === 'held') {
+          const address = (await peersOf(s)).get(vault);
+          if (address !== undefined) {
+            await written(() => s.node.exchangeLog(multiaddr(address), vault as VaultId));
+            await written(() => s.node.syncScopes(multiaddr(address), { vault: vault as VaultId }));
+          }
+        }
+        emit({ type: 'family' });
+        emit({ type: 'records' });
+      },
+    };
+  }
+
+  /** Where each held or followed vault's other device is (from the link it came by), sealed in the vault. */
+  async function peersOf(s: Session): Promise<Map<string, string>> {
+    const bytes = await s.vault.getSealed(FAMILY_PEERS_KEY);
+    const out = new Map<string, string>();
+    if (!bytes) return out;
+    try {
+      const parsed: unknown = JSON.parse(fromUtf8(bytes));
+      if (Array.isArray(parsed)) for (const p of parsed) if (Array.isArray(p) && typeof p[0] === 'string' && typeof p[1] === 'string') out.set(p[0], p[1]);
+    } catch {
+      // Unreadable: the vaults stay; only refreshing them waits for a new link.
+    }
+    return out;
+  }
+
+  async function rememberPeer(s: Session, vault: string, address: string): Promise<void> {
+    const peers = await peersOf(s);
+    peers.set(vault, address);
+    await s.vault.putSealed(FAMILY_PEERS_KEY, utf8(JSON.stringify([...peers].slice(-MAX_NAMES))));
+  }
+
   return backend;
 
   /**

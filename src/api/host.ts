@@ -23,6 +23,11 @@ export interface EngineHostInit {
   readonly settings: HostSettingsStore;
   /** ms since epoch. @default Date.now */
   readonly now?: () => number;
+  /**
+   * Test builds only: sets how far the engine's clock runs ahead of the real one (the e2e test of
+   * emergency access moves past a 48-hour wait). Absent in every other build: the command is refused.
+   */
+  readonly testClock?: (offsetMs: number) => void;
   /** @default crypto.randomUUID */
   readonly newId?: () => string;
 }
@@ -118,6 +123,7 @@ export function startEngineHost(init: EngineHostInit): EngineHost {
       if (e.type === 'lock') toUi({ type: 'status' });
       else if (e.type === 'records') toUi({ type: 'records' });
       else if (e.type === 'inbox') toUi({ type: 'inbox' });
+      else if (e.type === 'family') toUi({ type: 'family' });
       else toUi({ type: 'grants' });
       if (e.type === 'peer-request') void askPeer(backend, approvals, e.request);
     });
@@ -164,10 +170,11 @@ export function startEngineHost(init: EngineHostInit): EngineHost {
         const progressId = command.progressId;
         const onProgress =
           progressId === undefined ? undefined : (done: number, total: number) => safePost(port, { kind: 'event', event: { type: 'progress', progressId, done, total } } satisfies HostToUi);
-        return need(backend.records, 'records').import(command.input, onProgress);
+        return need(backend.records, 'records').import(command.input, onProgress, command.vault);
       }
       case 'timeline':
         return need(backend.records, 'records').timeline({
+          ...(command.vault !== undefined && { vault: command.vault }),
           ...(command.scope !== undefined && { scope: command.scope }),
           ...(command.resourceType !== undefined && { resourceType: command.resourceType }),
           ...(command.limit !== undefined && { limit: command.limit }),
@@ -203,6 +210,39 @@ export function startEngineHost(init: EngineHostInit): EngineHost {
       case 'setRelay':
         await init.settings.set({ ...init.settings.get(), relay: command.relay });
         await backend.restartNetwork?.();
+        return null;
+      case 'vaults':
+        return need(backend.family, 'family views').vaults();
+      case 'createDependent':
+        return need(backend.family, 'family views').createDependent(command.guardianUntil === undefined ? { label: command.label } : { label: command.label, guardianUntil: command.guardianUntil });
+      case 'familyOverview':
+        return need(backend.family, 'family views').overview(command.vault);
+      case 'addGuardian':
+        return need(backend.family, 'family views').addGuardian(command.vault, command.did, command.name);
+      case 'addEmergencyContact':
+        return need(backend.family, 'family views').addEmergencyContact(command.vault, command.did, {
+          scopes: command.scopes,
+          waitHours: command.waitHours,
+          ...(command.name !== undefined && { name: command.name }),
+        });
+      case 'removeDelegate':
+        return need(backend.family, 'family views').removeDelegate(command.vault, command.did);
+      case 'protectScopes':
+        return need(backend.family, 'family views').protect(command.vault, command.scopes);
+      case 'handover':
+        return need(backend.family, 'family views').handover(command.vault, command.subject, command.guardians);
+      case 'useFamilyLink':
+        return need(backend.family, 'family views').useLink(command.link);
+      case 'requestEmergency':
+        return need(backend.family, 'family views').requestEmergency(command.vault, command.reason);
+      case 'denyEmergency':
+        return need(backend.family, 'family views').denyEmergency(command.request);
+      case 'refreshVault':
+        return need(backend.family, 'family views').refresh(command.vault);
+      case 'setTestClock':
+        if (!init.testClock) throw new BackendError('NOT_AVAILABLE', 'The clock can be set in test builds only');
+        init.testClock(command.offsetMs);
+        toUi({ type: 'family' });
         return null;
       case 'providerRecords':
         return need(backend.provider, 'provider views').records({

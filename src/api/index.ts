@@ -89,6 +89,12 @@ export {
   type AccessReceipt,
   type ApprovedShare,
   type InboxItemView,
+  type FamilyBackend,
+  type FamilyOverview,
+  type FamilyTrailItem,
+  type DelegationView,
+  type EmergencyView,
+  type VaultRef,
   type Count,
   type PeerRequest,
 } from './backend.js';
@@ -129,4 +135,4 @@ export {
 export { startContentBridge, type ContentBridgeInit } from './content-bridge.js';
 export { startEngineHost, type EngineHost, type EngineHostInit, type HostSettings, type HostSettingsStore } from './host.js';
 export { createStoreBackend, type StoreBackend, type StoreBackendInit } from './store-backend.js';
-export { createEngineBackend, grantViews, relayedAddress, type EngineBackend, type EngineBackendInit } from './engine-backend.js';
+export { createEngineBackend, grantViews, relayedAddress, parseFamilyLink, FAMILY_LINK_PREFIX, type EngineBackend, type EngineBackendInit } from './engine-backend.js';

@@ -90,6 +90,10 @@ export type HostToContent = z.output<typeof hostToContent>;
 const scope = z.enum(SCOPES);
 /** A did:key (Ed25519, base58btc). */
 const did = z.string().regex(/^did:key:z[1-9A-HJ-NP-Za-km-z]{40,60}$/);
+/** A vault id or entry id (a SHA-256, base64url). */
+const vaultId = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
+/** A calendar date, YYYY-MM-DD. */
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/);
 /** An inbox item id (12 random bytes, base64url). */
 const inboxItemId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
 /** One FHIR resource as the UI read it from a file or the clipboard; src/records validates it fully. */
@@ -133,9 +137,10 @@ export const uiCommand = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('origins') }),
   z.strictObject({ type: z.literal('disconnectOrigin'), origin: z.string().max(300) }),
   z.strictObject({ type: z.literal('previewImport'), input: importInput }),
-  z.strictObject({ type: z.literal('importRecords'), input: importInput, progressId: z.string().max(100).optional() }),
+  z.strictObject({ type: z.literal('importRecords'), input: importInput, progressId: z.string().max(100).optional(), vault: vaultId.optional() }),
   z.strictObject({
     type: z.literal('timeline'),
+    vault: vaultId.optional(),
     scope: scope.optional(),
     resourceType: z.string().max(64).optional(),
     limit: z.number().int().min(1).max(100_000).optional(),
@@ -162,6 +167,28 @@ export const uiCommand = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('providerSendResult'), patient: did, resource: fhirResource }),
   z.strictObject({ type: z.literal('settings') }),
   z.strictObject({ type: z.literal('setRelay'), relay: relayAddress.nullable() }),
+  // Families (issue 8)
+  z.strictObject({ type: z.literal('vaults') }),
+  z.strictObject({ type: z.literal('createDependent'), label: z.string().trim().min(1).max(MAX_NAME_CHARS), guardianUntil: isoDate.optional() }),
+  z.strictObject({ type: z.literal('familyOverview'), vault: vaultId }),
+  z.strictObject({ type: z.literal('addGuardian'), vault: vaultId, did, name: z.string().trim().min(1).max(MAX_NAME_CHARS).optional() }),
+  z.strictObject({
+    type: z.literal('addEmergencyContact'),
+    vault: vaultId,
+    did,
+    scopes: z.array(scope).min(1).max(SCOPES.length),
+    waitHours: z.number().min(0).max(24 * 365),
+    name: z.string().trim().min(1).max(MAX_NAME_CHARS).optional(),
+  }),
+  z.strictObject({ type: z.literal('removeDelegate'), vault: vaultId, did }),
+  z.strictObject({ type: z.literal('protectScopes'), vault: vaultId, scopes: z.array(scope).min(1).max(SCOPES.length) }),
+  z.strictObject({ type: z.literal('handover'), vault: vaultId, subject: did, guardians: z.enum(['end', 'read']) }),
+  z.strictObject({ type: z.literal('useFamilyLink'), link: z.string().min(16).max(4096) }),
+  z.strictObject({ type: z.literal('requestEmergency'), vault: vaultId, reason: z.string().max(500).optional() }),
+  z.strictObject({ type: z.literal('denyEmergency'), request: vaultId }),
+  z.strictObject({ type: z.literal('refreshVault'), vault: vaultId }),
+  /** Test builds only (WXT_PV_TEST_CLOCK=1): moves the engine's clock forward; other builds refuse it. */
+  z.strictObject({ type: z.literal('setTestClock'), offsetMs: z.number().int().min(0).max(10 * 365 * 86_400_000) }),
 ]);
 /** A command of {@link uiCommand}. */
 export type UiCommand = z.output<typeof uiCommand>;
@@ -179,6 +206,7 @@ export const uiEvent = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('records') }),
   z.strictObject({ type: z.literal('grants') }),
   z.strictObject({ type: z.literal('inbox') }),
+  z.strictObject({ type: z.literal('family') }),
   z.strictObject({ type: z.literal('progress'), progressId: z.string().max(100), done: z.number(), total: z.number() }),
 ]);
 /** An event of {@link uiEvent}. */

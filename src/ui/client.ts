@@ -7,6 +7,8 @@ import {
   type ImportPreview,
   type ImportSummary,
   type InboxItemView,
+  type FamilyOverview,
+  type VaultRef,
   type LabCode,
   type LabSeries,
   type OriginRecord,
@@ -53,6 +55,19 @@ export interface UiResults {
   providerRefresh: null;
   settings: HostSettings;
   setRelay: null;
+  vaults: VaultRef[];
+  createDependent: { vault: string };
+  familyOverview: FamilyOverview;
+  addGuardian: { link: string };
+  addEmergencyContact: { link: string };
+  removeDelegate: null;
+  protectScopes: null;
+  handover: { link: string };
+  useFamilyLink: { vault: string; kind: 'guardian' | 'emergency' | 'handover' };
+  requestEmergency: { opensAt: string; delivered: boolean };
+  denyEmergency: null;
+  refreshVault: null;
+  setTestClock: null;
 }
 
 /** A failed command: `code` is the engine's stable code (e.g. WRONG_PASSPHRASE). */

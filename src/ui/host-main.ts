@@ -25,9 +25,14 @@ export function startHostMain(mode: 'offscreen' | 'background'): void {
   const settings = storageSettings(hostDb);
   // The extension bundles Automerge's slim build (wxt.config.ts aliases it): its wasm is a file of
   // the extension, compiled under the 'wasm-unsafe-eval' CSP before any scope document is touched.
+  // A test build (WXT_PV_TEST_CLOCK=1 at build time, test/e2e/harness.ts) lets the e2e test move the
+  // engine's clock forward, e.g. past an emergency contact's 48-hour wait; other builds have no such knob.
+  const testBuild = (import.meta.env as Record<string, string | undefined>)['WXT_PV_TEST_CLOCK'] === '1';
+  let clockOffset = 0;
   const backend = Promise.all([openIndexedDbStorage({ name: VAULT_DB }), settings.loaded, initializeWasm(automergeWasmUrl)]).then(([storage]) =>
     createEngineBackend({
       storage,
+      ...(testBuild && { now: () => Date.now() + clockOffset }),
       relay: () => settings.get().relay ?? undefined,
       createLibp2p: (identity, relay) => createBrowserLibp2p({ identity, ...(relay !== undefined && { relay }) }),
       // SMART Health Card issuer keys, fetched over https from iss + /.well-known/jwks.json.
@@ -36,6 +41,12 @@ export function startHostMain(mode: 'offscreen' | 'background'): void {
   );
   startEngineHost({
     runtime: hostRuntime,
+    ...(testBuild && {
+      now: () => Date.now() + clockOffset,
+      testClock: (offsetMs: number) => {
+        clockOffset = offsetMs;
+      },
+    }),
     backend,
     settings,
     permissions: storagePermissions(hostDb),

@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks';
 import type { ImportPreview, ImportSummary } from '../api/index.js';
 import { errorText, useHost } from './host-context.js';
 import { detectImport, ImportDetectError, type ImportInput } from './import-detect.js';
+import { useVaultChoice } from './vault-choice.js';
 
 /** Reads the QR code in an image file as text (jsQR on the decoded pixels). */
 async function readQrImage(file: File): Promise<string> {
@@ -20,6 +21,7 @@ async function readQrImage(file: File): Promise<string> {
 /** Import from a file (FHIR JSON, .smart-health-card, QR image) or pasted shc:/ text, with a preview and a progress bar. */
 export function ImportPanel() {
   const host = useHost();
+  const { vault } = useVaultChoice();
   const [text, setText] = useState('');
   const [input, setInput] = useState<ImportInput>();
   const [preview, setPreview] = useState<ImportPreview>();
@@ -67,7 +69,7 @@ export function ImportPanel() {
       if (e.type === 'progress' && e.progressId === progressId) setProgress({ done: e.done, total: e.total });
     });
     try {
-      setSummary(await host.call({ type: 'importRecords', input, progressId }));
+      setSummary(await host.call({ type: 'importRecords', input, progressId, ...(vault !== undefined && { vault }) }));
       setPreview(undefined);
       setText('');
     } catch (e) {

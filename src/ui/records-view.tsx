@@ -6,6 +6,7 @@ import { ipsSections } from './fhir-text.js';
 import { useHostQuery } from './host-context.js';
 import { ImportPanel } from './import-panel.js';
 import { NotAvailable } from './vault-app.js';
+import { useVaultChoice } from './vault-choice.js';
 
 const TABS = [
   { id: 'timeline', label: 'Timeline' },
@@ -19,6 +20,9 @@ type Tab = (typeof TABS)[number]['id'];
 /** Records: timeline, by type, IPS summary, lab trends, import. */
 export function RecordsView({ status }: { status: VaultStatus }) {
   const [tab, setTab] = useState<Tab>('timeline');
+  const { vault } = useVaultChoice();
+  // Lab trends are drawn for one's own vault; other vaults show timeline, types, summary and import.
+  const tabs = vault === undefined ? TABS : TABS.filter((t) => t.id !== 'labs');
   if (!status.capabilities.includes('records')) {
     return (
       <>
@@ -31,7 +35,7 @@ export function RecordsView({ status }: { status: VaultStatus }) {
     <>
       <h1>Records</h1>
       <div class="tabs" role="tablist" aria-label="Ways to see your records">
-        {TABS.map((t) => (
+        {tabs.map((t) => (
           <button key={t.id} role="tab" id={`tab-${t.id}`} aria-selected={tab === t.id} aria-controls="records-panel" onClick={() => setTab(t.id)}>
             {t.label}
           </button>
@@ -41,7 +45,7 @@ export function RecordsView({ status }: { status: VaultStatus }) {
         {tab === 'timeline' && <Timeline />}
         {tab === 'types' && <ByType />}
         {tab === 'summary' && <Summary />}
-        {tab === 'labs' && <LabTrends />}
+        {tab === 'labs' && vault === undefined && <LabTrends />}
         {tab === 'import' && <ImportPanel />}
       </div>
     </>
@@ -52,7 +56,8 @@ const PAGE = 200;
 
 function Timeline() {
   const [limit, setLimit] = useState(PAGE);
-  const q = useHostQuery({ type: 'timeline', limit }, ['records']);
+  const { vault } = useVaultChoice();
+  const q = useHostQuery({ type: 'timeline', limit, ...(vault !== undefined && { vault }) }, ['records', 'family']);
   if (q.status !== 'ok') return <Loading q={q} />;
   if (q.value.length === 0) return <p>No records yet. Import some from a patient portal or a file.</p>;
   return (
@@ -80,7 +85,8 @@ function Timeline() {
 }
 
 function ByType() {
-  const q = useHostQuery({ type: 'timeline', limit: 100_000 }, ['records']);
+  const { vault } = useVaultChoice();
+  const q = useHostQuery({ type: 'timeline', limit: 100_000, ...(vault !== undefined && { vault }) }, ['records', 'family']);
   if (q.status !== 'ok') return <Loading q={q} />;
   const groups = new Map<string, RecordView[]>();
   for (const r of q.value) groups.set(r.resourceType, [...(groups.get(r.resourceType) ?? []), r]);
@@ -103,7 +109,8 @@ function ByType() {
 }
 
 function Summary() {
-  const q = useHostQuery({ type: 'timeline', limit: 100_000 }, ['records']);
+  const { vault } = useVaultChoice();
+  const q = useHostQuery({ type: 'timeline', limit: 100_000, ...(vault !== undefined && { vault }) }, ['records', 'family']);
   if (q.status !== 'ok') return <Loading q={q} />;
   return (
     <>

@@ -8,6 +8,8 @@ import { SettingsView } from './settings-view.js';
 import { SharingView } from './sharing-view.js';
 import { TrailView } from './trail-view.js';
 import { Unlock } from './unlock.js';
+import { FamilyView } from './family-view.js';
+import { VaultChoiceProvider, VaultSwitcher } from './vault-choice.js';
 
 /** The vault tab's sections, by URL hash. */
 export const SECTIONS = [
@@ -15,6 +17,7 @@ export const SECTIONS = [
   { hash: 'sharing', label: 'Sharing' },
   { hash: 'trail', label: 'Access trail & inbox' },
   { hash: 'provider', label: 'Shared with me' },
+  { hash: 'family', label: 'Family' },
   { hash: 'settings', label: 'Settings' },
 ] as const;
 type Section = (typeof SECTIONS)[number]['hash'];
@@ -60,32 +63,35 @@ export function VaultApp() {
   if (s.state === 'none') return <Onboarding onDone={status.reload} />;
   if (s.state === 'locked') return <Unlock onDone={status.reload} />;
   return (
-    <div class="shell">
-      <a class="skip" href="#main">
-        Skip to content
-      </a>
-      <nav aria-label="Vault sections">
-        <span class="brand">Patient Vault</span>
-        <ul>
-          {SECTIONS.map((x) => (
-            <li key={x.hash}>
-              <a href={`#${x.hash}`} aria-current={x.hash === section ? 'page' : undefined}>
-                {x.label}
-              </a>
-            </li>
-          ))}
-        </ul>
-        <p class="small" style={{ marginTop: '1.5rem' }}>
-          {s.displayName ? `Signed in as ${s.displayName}` : 'Unlocked'}
-        </p>
-        <button class="secondary" onClick={() => void host.call({ type: 'lock' })}>
-          Lock now
-        </button>
-      </nav>
-      <main id="main" tabIndex={-1}>
-        <Section section={section} status={s} />
-      </main>
-    </div>
+    <VaultChoiceProvider>
+      <div class="shell">
+        <a class="skip" href="#main">
+          Skip to content
+        </a>
+        <nav aria-label="Vault sections">
+          <span class="brand">Patient Vault</span>
+          {s.capabilities.includes('family') && <VaultSwitcher />}
+          <ul>
+            {SECTIONS.map((x) => (
+              <li key={x.hash}>
+                <a href={`#${x.hash}`} aria-current={x.hash === section ? 'page' : undefined}>
+                  {x.label}
+                </a>
+              </li>
+            ))}
+          </ul>
+          <p class="small" style={{ marginTop: '1.5rem' }}>
+            {s.displayName ? `Signed in as ${s.displayName}` : 'Unlocked'}
+          </p>
+          <button class="secondary" onClick={() => void host.call({ type: 'lock' })}>
+            Lock now
+          </button>
+        </nav>
+        <main id="main" tabIndex={-1}>
+          <Section section={section} status={s} />
+        </main>
+      </div>
+    </VaultChoiceProvider>
   );
 }
 
@@ -101,6 +107,8 @@ function Section({ section, status }: { section: Section; status: VaultStatus })
       return <ProviderView status={status} />;
     case 'settings':
       return <SettingsView status={status} />;
+    case 'family':
+      return <FamilyView status={status} />;
   }
 }
 

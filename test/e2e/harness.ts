@@ -23,6 +23,8 @@ export function buildExtension(): void {
   execFileSync(process.execPath, [resolve(import.meta.dirname, '../../node_modules/wxt/bin/wxt.mjs'), 'build'], {
     cwd: resolve(import.meta.dirname, '../..'),
     stdio: 'pipe',
+    // The e2e build lets a test move the engine's clock forward (setTestClock; see src/ui/host-main.ts).
+    env: { ...process.env, WXT_PV_TEST_CLOCK: '1' },
   });
 }
 
