@@ -159,9 +159,15 @@ describe('engine host: extension pages', () => {
       { type: 'providerSendResult', patient: did, resource: { resourceType: '<script>' } },
       { type: 'providerSendResult', patient: did, resource: [{ resourceType: 'Observation' }] },
       { type: 'decide', promptId: 'x', decision: { approved: true, edits: { scopes: ['labs'], purpose: 'treatment', expiresInDays: 30, allowResults: 'yes' } } },
+      { type: 'useFamilyLink', link: 'short' },
+      { type: 'addEmergencyContact', vault: 'A'.repeat(43), did, scopes: ['summary'], waitHours: -1 },
+      { type: 'createDependent', label: '   ' },
+      { type: 'setTestClock', offsetMs: -5 },
     ]) {
       expect(await tab.call(command), JSON.stringify(command)).toMatchObject({ ok: false, error: { code: 'INVALID_MESSAGE' } });
     }
+    // Moving the engine's clock exists in test builds only: this host was given no test clock.
+    expect(await tab.call({ type: 'setTestClock', offsetMs: 1000 })).toMatchObject({ ok: false, error: { code: 'NOT_AVAILABLE' } });
     tab.port.postMessage('garbage');
     tab.port.postMessage({ kind: 'call', id: -1, command: { type: 'status' } });
     expect((await tab.call({ type: 'status' })).ok).toBe(true);
