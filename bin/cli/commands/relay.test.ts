@@ -45,7 +45,7 @@ describe('pvault relay', () => {
   });
 
   it('refuses a bad port or host with exit code 2', async () => {
-    for (const argv of [['--port', 'abc'], ['--port', '70000'], ['--host', 'example.org'], ['--nope']]) {
+    for (const argv of [['--port', 'abc'], ['--port', '70000'], ['--host', 'example.org'], ['--nope'], ['--slot-mb', '0'], ['--quota-mb', '1.5'], ['--quota-mb', '-3']]) {
       const { io, err } = collect();
       expect(await main(['relay', ...argv], io)).toBe(2);
       expect(err.join('')).toMatch(/relay/);
@@ -76,5 +76,22 @@ describe('pvault relay', () => {
     const tcp2 = second.addresses.find((a) => !a.includes('/ws'))!;
     const listed = await new MailboxClient({ host: provider.node }).list(multiaddr(tcp2));
     expect(listed.map((s) => s.doc)).toEqual([slot]);
+  });
+
+  it('refuses a deposit larger than --slot-mb as it arrives, and keeps serving', async () => {
+    const peers = await startPeers(2);
+    cleanup.push(() => stopPeers(peers));
+    const [patient, provider] = peers as [TestPeer, TestPeer];
+    const relay = await startRelayProcess(['--slot-mb', '1']);
+    cleanup.push(() => stop(relay.child));
+    const tcp = multiaddr(relay.addresses.find((a) => !a.includes('/ws')));
+    const client = new DocSync({ host: patient.node }, { authorize: () => false, resolve: () => undefined });
+    const big: Record<string, Uint8Array> = {};
+    for (let i = 0; i < 40; i++) big[`r${i}`] = crypto.getRandomValues(new Uint8Array(50_000));
+    const slot = slotDocName({ depositor: patient.identity.did, recipient: provider.identity.did, name: 'labs' });
+    const refused = await client.sync(tcp, { vault: 'vault-1', doc: slot, target: new DocumentHandle(Automerge.from({ items: big })) });
+    await expect(refused.synced()).rejects.toMatchObject({ code: 'LIMIT_REACHED' });
+    const small = await client.sync(tcp, { vault: 'vault-1', doc: slot, target: new DocumentHandle(Automerge.from({ items: { a: new Uint8Array([1]) } })) });
+    await small.synced();
   });
 });
