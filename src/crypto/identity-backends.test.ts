@@ -159,6 +159,17 @@ describe('Ed25519 backends (node:crypto, WebCrypto, noble reference)', () => {
     expect(await verify(key, m, signReference(a, m))).toBe(false);
     expect(await verify(key, m, signReference(b, m))).toBe(true);
   });
+
+  it('a public-key Node Buffer overwritten in place is verified as the key it now holds', async () => {
+    const a = identityFromSecretKey(new Uint8Array(32).fill(7));
+    const b = identityFromSecretKey(new Uint8Array(32).fill(8));
+    const m = utf8('same message');
+    const key = Buffer.from(a.publicKey);
+    expect(await verify(key, m, signReference(a, m))).toBe(true);
+    key.set(b.publicKey);
+    expect(await verify(key, m, signReference(a, m))).toBe(false);
+    expect(await verify(key, m, signReference(b, m))).toBe(true);
+  });
 });
 
 describe('the byte-wise encoding rules equal their BigInt definitions', () => {

@@ -228,7 +228,7 @@ function knownKey(publicKey: Uint8Array): KnownKey {
     known = { point };
     knownKeys.set(id, known);
   }
-  knownByArray.set(publicKey, { bytes: publicKey.slice(), known });
+  knownByArray.set(publicKey, { bytes: new Uint8Array(publicKey), known }); // a copy (a Buffer's slice() would be a view)
   return known;
 }
 
