@@ -1,7 +1,7 @@
 import type { Connection, DialOptions, Stream, PeerId, StreamHandler, StreamHandlerOptions } from '@libp2p/interface';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import { didFromPeerId, type Did } from '../crypto/index.js';
-import { SyncError, describeError } from './errors.js';
+import { SyncError } from './errors.js';
 
 /**
  * The part of a libp2p node a protocol needs. A `Libp2p` satisfies it; protocols take it as a
@@ -46,17 +46,12 @@ export async function openStream(
   const remote = remoteDidOf(connection);
   try {
     return { stream: await connection.newStream(protocol, streamOptions), connection, remote };
-  } catch (first) {
-    // A connection reused from before the remote restarted may be dead without us knowing yet:
-    // drop it and try once on a fresh one. libp2p rejects here with bare Events at times
-    // (STACK.md), so what reaches the caller is a SyncError.
-    if (options.signal?.aborted === true) throw new SyncError('STREAM_CLOSED', `could not open ${protocol}: ${describeError(first)}`, { cause: first });
-    await connection.close().catch(() => undefined);
-    try {
-      const fresh = await host.dial(peer, signal);
-      return { stream: await fresh.newStream(protocol, streamOptions), connection: fresh, remote: remoteDidOf(fresh) };
-    } catch (cause) {
-      throw new SyncError('STREAM_CLOSED', `could not open ${protocol}: ${describeError(cause)}`, { cause });
-    }
+  } catch (error) {
+    // A connection reused from before the remote restarted can be dead without our knowing yet:
+    // then (only then) dial afresh once. A live connection is never closed here: it carries
+    // other sessions, and its failure (a refused protocol, a stream limit) is the answer.
+    if (connection.status === 'open' || options.signal?.aborted === true) throw error;
+    const fresh = await host.dial(peer, signal);
+    return { stream: await fresh.newStream(protocol, streamOptions), connection: fresh, remote: remoteDidOf(fresh) };
   }
 }
