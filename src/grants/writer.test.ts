@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeHeader } from './entry.js';
 import { GrantsError } from './errors.js';
 import { HOUR, T0, newVault, party } from './testkit.js';
+import type { GrantBody } from './types.js';
 import { LogWriter, type WrittenEntry } from './writer.js';
 
 const seq = (entry: WrittenEntry): number => decodeHeader(entry.header).seq;
@@ -25,7 +26,7 @@ describe('LogWriter.append', () => {
   it('serializes appends of two writers over the same copy of the log', async () => {
     const { log, writer } = await newVault(owner);
     const other = new LogWriter(log);
-    const body = (i: number) => ({ grantee: clinic(i).did, scopes: ['labs'], actions: ['read'], purpose: 'treatment', expires: null, keys: [] });
+    const body = (i: number): GrantBody => ({ grantee: clinic(i).did, scopes: ['labs'], actions: ['read'], purpose: 'treatment', expires: null, keys: [] });
     const [a, b] = await Promise.all([writer.append(owner, 'grant', body(1), { ts: T0 + HOUR }), other.append(owner, 'grant', body(2), { ts: T0 + HOUR })]);
     expect([seq(a), seq(b)].sort()).toEqual([1, 2]);
     expect(log.problems(T0 + 2 * HOUR)).toEqual([]);
