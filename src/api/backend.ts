@@ -197,9 +197,10 @@ export interface SharingBackend {
   /** What revoking cannot undo, in words the UI shows. */
   readonly copiedDataNotice: string;
   revoke(grantId: string): Promise<void>;
-  grants(): Promise<GrantView[]>;
+  /** Grants of this device's vault, or of a dependent's vault it holds (`vault`). */
+  grants(vault?: string): Promise<GrantView[]>;
   /** An invitation a provider can redeem: a link and the text of its QR code. */
-  createInvitation(options: { scopes: readonly Scope[]; purpose: Purpose; expiresInDays: number }): Promise<{ link: string }>;
+  createInvitation(options: { scopes: readonly Scope[]; purpose: Purpose; expiresInDays: number; vault?: string | undefined }): Promise<{ link: string }>;
   /** Access receipts, newest first. */
   accessTrail(): Promise<AccessReceipt[]>;
   /** Results providers pushed, waiting for the patient (each validated as FHIR R4 on the way in). */
@@ -345,6 +346,8 @@ export interface FamilyOverview {
  */
 export interface FamilyBackend {
   vaults(): Promise<VaultRef[]>;
+  /** What needs the user: emergency requests waiting in vaults this device owns or guards (they can deny them). */
+  alerts(): Promise<{ waitingEmergencies: number }>;
   /** Creates a dependent's vault with this device as its first guardian. */
   createDependent(options: { label: string; guardianUntil?: string }): Promise<{ vault: string }>;
   overview(vault: string): Promise<FamilyOverview>;

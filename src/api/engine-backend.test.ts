@@ -264,6 +264,7 @@ describe('engine backend: families', () => {
       createLibp2p: (identity) => createNodeLibp2p({ identity, listen: ['/ip4/127.0.0.1/tcp/0'] }),
       // On loopback TCP a device is dialled directly, not through a relay.
       dialAddress: () => address.current,
+      relay: () => address.current,
     });
     backends.push(backend);
     await backend.create({ passphrase: PASS, displayName: name });
@@ -292,6 +293,21 @@ describe('engine backend: families', () => {
     expect(o.protectedScopes).toEqual(['reproductive']);
     expect(o.guardians.map((g) => g.name ?? g.did).sort()).toEqual(['Chris Example', 'You']);
     expect(o.trail.map((t) => t.kind)).toEqual(expect.arrayContaining(['delegate', 'protect']));
+    // The verifier's rule, not only the UI: a guardian cannot give anyone a dependent-only scope.
+    await expect(parent.backend.family!.addEmergencyContact(vault, other.did, { scopes: ['reproductive'], waitHours: 1 })).rejects.toMatchObject({ code: 'DENIED', reason: 'SCOPE_PROTECTED' });
+
+    // A guardian shares Sam's summary with a school nurse: the grant is in Sam's vault, not Pat's own.
+    const nurse = await member('School Nurse');
+    const { link: invitation } = await parent.backend.sharing!.createInvitation({ scopes: ['summary'], purpose: 'treatment', expiresInDays: 30, vault });
+    parent.backend.subscribe((e) => {
+      if (e.type === 'peer-request') void parent.backend.sharing!.answer(e.request.id, { approved: true, edits: { scopes: ['summary'], purpose: 'treatment', expiresInDays: 30 } });
+    });
+    const redeemed = await nurse.backend.provider!.redeem(invitation, { scopes: ['summary'], purpose: 'treatment', expiresInDays: 30 });
+    expect(await parent.backend.sharing!.grants(vault)).toEqual([expect.objectContaining({ status: 'live', grantee: { did: nurse.did, name: 'School Nurse' }, scopes: ['summary'] })]);
+    expect(await parent.backend.sharing!.grants()).toEqual([]);
+    expect((await nurse.backend.provider!.shared({ includeEnded: false }))[0]!.patient.name).toBe('Sam Example');
+    const { records } = await nurse.backend.provider!.records({ patient: redeemed.patient, limit: 50 });
+    expect(new Set(records.map((r) => r.scope))).toEqual(new Set(['summary']));
   });
 
   it('an emergency contact asks; the patient denies in time; a second request opens when the wait ends on both clocks', async () => {
@@ -305,6 +321,7 @@ describe('engine backend: families', () => {
 
     const first = await friend.backend.family!.requestEmergency(own, 'fell ill');
     expect(first.delivered).toBe(true);
+    expect(await patient.backend.family!.alerts()).toEqual({ waitingEmergencies: 1 });
     const waiting = (await patient.backend.family!.overview(own)).emergencies;
     expect(waiting).toEqual([expect.objectContaining({ state: 'waiting', contact: { did: friend.did, name: 'Jo Example' } })]);
     await patient.backend.family!.denyEmergency(waiting[0]!.request);

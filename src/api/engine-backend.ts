@@ -516,17 +516,22 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
         }
         emit({ type: 'grants', grantId });
       },
-      async grants() {
+      async grants(vault) {
         const s = await requireSession();
-        const log = s.node.log(s.node.vault!);
+        const log = s.node.log((vault ?? s.node.vault!) as VaultId);
         if (!log) return [];
         return grantViews(log, s.identity.did, now(), 'patient', s.names);
       },
-      async createInvitation() {
+      async createInvitation(options) {
         const s = await requireSession();
         const relay = init.relay?.();
         if (relay === undefined) throw new BackendError('NOT_AVAILABLE', 'Invitations need a relay: set one in Settings');
-        return { link: await s.node.invite(relay) };
+        try {
+          // A guardian invites into a dependent's vault it holds: the request is approved (and granted) there.
+          return { link: await s.node.invite(relay, options.vault === undefined ? {} : { vault: options.vault as VaultId }) };
+        } catch (e) {
+          throw engineError(e);
+        }
       },
       async accessTrail(): Promise<AccessReceipt[]> {
         const s = await requireSession();
@@ -711,6 +716,15 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
       async vaults() {
         const s = await requireSession();
         return s.node.vaults().map(refOf);
+      },
+      async alerts() {
+        const s = await requireSession();
+        let waitingEmergencies = 0;
+        for (const v of s.node.vaults()) {
+          if (v.kind === 'shared' || (v.as !== 'owner' && v.as !== 'guardian')) continue;
+          waitingEmergencies += s.node.emergencies(v.vault).filter((e) => e.state === 'waiting').length;
+        }
+        return { waitingEmergencies };
       },
       async createDependent({ label, guardianUntil }) {
         const s = await requireSession();
@@ -984,5 +998,7 @@ function engineError(e: unknown): BackendError {
   const code = (e as { code?: unknown } | null)?.code;
   if (code === 'NOT_FOUND') return new BackendError('NOT_FOUND', (e as Error).message, { cause: e });
   if (code === 'INVALID_INPUT') return new BackendError('INVALID_INPUT', (e as Error).message, { cause: e });
+  // The log's rules refused it (e.g. a guardian and a dependent-only scope): the user may not do this.
+  if (code === 'SCOPE_PROTECTED' || code === 'NOT_AUTHORIZED') return new BackendError('DENIED', (e as Error).message, { cause: e, reason: code });
   return new BackendError('FAILED', e instanceof Error ? e.message : 'The engine failed', { cause: e, ...(typeof code === 'string' && { reason: code }) });
 }

@@ -184,7 +184,7 @@ export function startEngineHost(init: EngineHostInit): EngineHost {
       case 'labSeries':
         return need(backend.records, 'records').labSeries(command.loinc);
       case 'grants':
-        return need(backend.sharing, 'sharing').grants();
+        return need(backend.sharing, 'sharing').grants(command.vault);
       case 'revokeGrant':
         return need(backend.sharing, 'sharing').revoke(command.grantId);
       case 'createInvitation':
@@ -213,6 +213,8 @@ export function startEngineHost(init: EngineHostInit): EngineHost {
         return null;
       case 'vaults':
         return need(backend.family, 'family views').vaults();
+      case 'familyAlerts':
+        return need(backend.family, 'family views').alerts();
       case 'createDependent':
         return need(backend.family, 'family views').createDependent(command.guardianUntil === undefined ? { label: command.label } : { label: command.label, guardianUntil: command.guardianUntil });
       case 'familyOverview':

@@ -56,6 +56,7 @@ export interface UiResults {
   settings: HostSettings;
   setRelay: null;
   vaults: VaultRef[];
+  familyAlerts: { waitingEmergencies: number };
   createDependent: { vault: string };
   familyOverview: FamilyOverview;
   addGuardian: { link: string };

@@ -7,6 +7,7 @@ import { ScopePicker, SCOPE_TEXT } from './scope-picker.js';
 import { PendingPrompts } from './approve-view.js';
 import { NotAvailable } from './vault-app.js';
 import { PartyName } from './parts.js';
+import { useVaultChoice } from './vault-choice.js';
 
 /** Sharing: pending requests, invitations (QR + link), active grants with revoke. */
 export function SharingView({ status }: { status: VaultStatus }) {
@@ -31,6 +32,7 @@ export function SharingView({ status }: { status: VaultStatus }) {
 
 function Invitation() {
   const host = useHost();
+  const { vault } = useVaultChoice();
   const [scopes, setScopes] = useState<Scope[]>(['summary']);
   const [purpose, setPurpose] = useState<Purpose>('treatment');
   const [days, setDays] = useState(30);
@@ -40,7 +42,7 @@ function Invitation() {
     e.preventDefault();
     setError(undefined);
     try {
-      setLink((await host.call({ type: 'createInvitation', scopes, purpose, expiresInDays: days })).link);
+      setLink((await host.call({ type: 'createInvitation', scopes, purpose, expiresInDays: days, ...(vault !== undefined && { vault }) })).link);
     } catch (err) {
       setError(errorText(err));
     }
@@ -85,7 +87,8 @@ function Invitation() {
 
 function Grants() {
   const host = useHost();
-  const q = useHostQuery({ type: 'grants' }, ['grants']);
+  const { vault } = useVaultChoice();
+  const q = useHostQuery({ type: 'grants', ...(vault !== undefined && { vault }) }, ['grants', 'family']);
   const [confirm, setConfirm] = useState<GrantView>();
   if (q.status !== 'ok') return <Loading q={q} />;
   const revoke = async (g: GrantView) => {

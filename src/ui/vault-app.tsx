@@ -31,6 +31,8 @@ function currentSection(): Section {
 export function VaultApp() {
   const host = useHost();
   const status = useHostQuery({ type: 'status' }, ['status']);
+  const alerts = useHostQuery(status.status === 'ok' && status.value.capabilities.includes('family') ? { type: 'familyAlerts' } : undefined, ['family', 'grants']);
+  const waiting = alerts.status === 'ok' ? alerts.value.waitingEmergencies : 0;
   const [section, setSection] = useState<Section>(currentSection);
   useEffect(() => {
     const onHash = () => setSection(currentSection());
@@ -76,6 +78,12 @@ export function VaultApp() {
               <li key={x.hash}>
                 <a href={`#${x.hash}`} aria-current={x.hash === section ? 'page' : undefined}>
                   {x.label}
+                  {x.hash === 'family' && waiting > 0 && (
+                    <span class="badge warn" data-testid="emergency-alert">
+                      {' '}
+                      {waiting} emergency request{waiting === 1 ? '' : 's'}
+                    </span>
+                  )}
                 </a>
               </li>
             ))}
