@@ -1,7 +1,8 @@
 import * as nodeCrypto from 'node:crypto';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { hmacSha256, open, type SymmetricKey } from '../crypto/index.js';
+import type * as batchCrypto from './batch-crypto.js';
 import { BATCH_CRYPTO_BACKEND, freshNonces, keyedHasher, sealMany, sealManyWithNode, sealManyWithWebCrypto } from './batch-crypto.js';
 import { generateKey, utf8 } from './test-support.js';
 
@@ -123,5 +124,41 @@ describe('keyedHasher', () => {
     expect(hash(utf8('id'))).toEqual(before);
     expect(() => keyedHasher(new Uint8Array(15))).toThrow(TypeError);
     expect(() => hash('id' as never)).toThrow(TypeError);
+  });
+});
+
+describe('batch crypto without node:crypto (the browser path)', () => {
+  /** The module as a browser sees it: loaded while `process.getBuiltinModule` is absent. */
+  async function browserModule(): Promise<typeof batchCrypto> {
+    const proc = globalThis.process as { getBuiltinModule?: unknown };
+    const saved = proc.getBuiltinModule;
+    proc.getBuiltinModule = undefined;
+    try {
+      vi.resetModules();
+      return await import('./batch-crypto.js');
+    } finally {
+      proc.getBuiltinModule = saved;
+    }
+  }
+
+  it('seals through WebCrypto, with the key imported once, into values src/crypto opens', async () => {
+    const browser = await browserModule();
+    expect(browser.BATCH_CRYPTO_BACKEND).toBe('webcrypto');
+    const key = generateKey();
+    const items = [
+      { plaintext: 'text ✓', associatedData: utf8('a') },
+      { plaintext: new Uint8Array(3000).fill(5), associatedData: utf8('b') },
+    ];
+    for (let round = 0; round < 2; round++) {
+      const sealed = await browser.sealMany(key, items, Uint8Array.of(1));
+      expect(await open(key, sealed[0]!.subarray(1), utf8('a'))).toEqual(utf8('text ✓'));
+      expect(await open(key, sealed[1]!.subarray(1), utf8('b'))).toEqual(items[1]!.plaintext);
+    }
+  });
+
+  it('hashes with src/crypto hmacSha256', async () => {
+    const browser = await browserModule();
+    const key = generateKey();
+    expect(browser.keyedHasher(key)(utf8('Observation/1'))).toEqual(hmacSha256(key, utf8('Observation/1')));
   });
 });
