@@ -189,6 +189,10 @@ const HELD = 'engine/held/';
 const SERVED = 'engine/served/';
 /** One served-to-an-emergency-contact note per (contact, vault, scope) at most this often. */
 const SERVED_NOTE_INTERVAL_MS = 60_000;
+/** Consumed invitation tokens whose request is not queued yet, at most (they are queued within microseconds). */
+const MAX_UNQUEUED_REDEMPTIONS = 256;
+/** A consumed token's request not queued within this is dropped from that list (its redemption failed). */
+const UNQUEUED_REDEMPTION_MS = 60_000;
 /** Doc-protocol name of a provider's inbox at the patient: `inbox/<provider did>`. */
 const INBOX_DOC = 'inbox/';
 
@@ -227,8 +231,16 @@ export class VaultNode extends EventTarget {
   private own: VaultId | undefined;
   /** Vaults this device acts in beside its own (dependents' vaults), with their genesis labels. */
   private readonly held = new Map<string, { vault: VaultId; label: string | null }>();
-  /** The vault of the invitation each remote last redeemed, and of each queued request. */
-  private readonly redeemedFor = new Map<string, VaultId>();
+  /**
+   * Tokens consumed whose request is not queued yet, oldest first: the invite service queues the
+   * request right after `consume` answers, with the same `now`. Matched by remote and that time,
+   * first in first out — never by remote alone, so two redemptions by one peer for different
+   * vaults cannot swap. Bounded ({@link MAX_UNQUEUED_REDEMPTIONS}, and aged out).
+   */
+  private readonly redeemed: { remote: Did; at: number; vault: VaultId }[] = [];
+  /** Consumptions running, by token: a second one of the same token waits for the first. */
+  private readonly consuming = new Map<string, Promise<TokenVerdict>>();
+  /** The vault of each queued request (dropped when it is decided). */
   private readonly requestVault = new Map<string, VaultId>();
   /** Servings to emergency contacts, per vault (kept in the store). */
   private readonly served = new Map<string, ServedNote[]>();
@@ -261,11 +273,16 @@ export class VaultNode extends EventTarget {
     this.mailbox = new MailboxClient({ host: init.libp2p });
     this.queue.addEventListener('request', (e) => {
       const pending = (e as CustomEvent<PendingRequest>).detail;
-      // The queue fires this inside the redemption, just after the token was consumed.
-      const vault = this.redeemedFor.get(pending.from);
-      if (vault !== undefined) this.requestVault.set(pending.id, vault);
+      // The queue fires this inside the redemption, just after the token was consumed (same remote, same `now`).
+      const at = this.redeemed.findIndex((r) => r.remote === pending.from && r.at === pending.at);
+      if (at >= 0) {
+        this.requestVault.set(pending.id, this.redeemed[at]!.vault);
+        this.redeemed.splice(at, 1);
+      }
       this.emit('request', pending);
     });
+    // However a request ends (approved, denied), its vault is forgotten with it.
+    this.queue.addEventListener('decided', (e) => this.requestVault.delete((e as CustomEvent<{ id: string }>).detail.id));
   }
 
   /** Starts the engine: loads the logs and shared vaults it keeps, registers the protocols. */
@@ -357,24 +374,26 @@ export class VaultNode extends EventTarget {
     return this.queue.pending();
   }
 
-  /** Approves a request: grants what it asked (or what `edit` says) and answers the requester. */
-  async approve(requestId: string, edit: { scopes?: readonly ScopeName[]; days?: number; purpose?: GrantPurpose } = {}): Promise<EntryId> {
+  /**
+   * Approves a request: grants what it asked (or what `edit` says) and answers the requester.
+   * `append: true` writes the one grant with the `append` action too (the provider may then push
+   * results into its inbox here).
+   */
+  async approve(requestId: string, edit: { scopes?: readonly ScopeName[]; days?: number; purpose?: GrantPurpose; append?: boolean } = {}): Promise<EntryId> {
     const request = this.queue.get(requestId);
     if (!request) throw new NodeError('NOT_FOUND', 'no such request is waiting');
     const scopes = edit.scopes ?? request.request.scopes.filter(isScopeName);
     const days = edit.days ?? request.request.days;
     const expires = this.now() + days * 86_400_000;
     const vault = this.requestVault.get(requestId) ?? this.requireOwn();
-    const grant = await this.grant(request.from, { scopes, purpose: edit.purpose ?? request.request.purpose, expires, vault });
+    const grant = await this.grant(request.from, { scopes, purpose: edit.purpose ?? request.request.purpose, expires, vault, ...(edit.append === true ? { append: true } : {}) });
     this.queue.approve(requestId, { vault, grant, scopes: [...scopes], expires });
-    this.requestVault.delete(requestId);
     return grant;
   }
 
   /** Denies a request. */
   deny(requestId: string): void {
     this.queue.deny(requestId);
-    this.requestVault.delete(requestId);
   }
 
   /**
@@ -1508,7 +1527,7 @@ export class VaultNode extends EventTarget {
   }
 
   private invitationBook(): InvitationBook {
-    return {
+    const book: InvitationBook = {
       consume: async (token: Uint8Array, remote: Did, now: number): Promise<TokenVerdict> => {
         const key = `${INVITE}${toBase64Url(token)}`;
         const stored = await this.store.getSealed(key);
@@ -1519,10 +1538,33 @@ export class VaultNode extends EventTarget {
         await this.store.putSealed(key, encodeCanonical({ ...record, usedBy: remote }));
         // Invitations written before dependents' vaults existed name no vault: the device's own.
         const vault = (record.vault as VaultId | undefined) ?? this.own;
-        if (vault !== undefined) this.redeemedFor.set(remote, vault);
+        if (vault !== undefined) this.noteRedeemed({ remote, at: now, vault });
         return 'ok';
       },
     };
+    return {
+      // Atomic per token (InvitationBook's contract): two redemptions of one token give one 'ok'.
+      consume: (token, remote, now) => {
+        const key = toBase64Url(token);
+        const running = this.consuming.get(key);
+        const next = (running ?? Promise.resolve('unknown' as TokenVerdict)).then(
+          () => book.consume(token, remote, now),
+          () => book.consume(token, remote, now),
+        );
+        this.consuming.set(key, next);
+        const done = (): void => {
+          if (this.consuming.get(key) === next) this.consuming.delete(key);
+        };
+        next.then(done, done);
+        return next;
+      },
+    };
+  }
+
+  /** Keeps a consumed token's vault until its request is queued; a redemption whose request never was (queue full, stream gone) ages out. */
+  private noteRedeemed(item: { remote: Did; at: number; vault: VaultId }): void {
+    while (this.redeemed.length > 0 && (this.redeemed.length >= MAX_UNQUEUED_REDEMPTIONS || this.redeemed[0]!.at < item.at - UNQUEUED_REDEMPTION_MS)) this.redeemed.shift();
+    this.redeemed.push(item);
   }
 
   private async syncFailure<T>(run: () => Promise<T>): Promise<T> {

@@ -55,4 +55,17 @@ describe('a provider pushes results to the patient’s inbox, real engines over 
     // The other provider, read-only, is still refused.
     await expect(other.node.pushResult(vault, result(1))).rejects.toMatchObject({ code: 'NOT_AUTHORIZED' });
   });
+  it('approving an invitation request with append writes one grant that lets the provider push results', async () => {
+    const patient = await startDevice();
+    const provider = await startDevice();
+    devices.push(patient, provider);
+    const vault = await patient.node.createVault(null);
+    patient.node.addEventListener('request', (e) => void patient.node.approve((e as CustomEvent<PendingRequest>).detail.id, { append: true }));
+    await provider.node.redeem(await patient.node.invite(patient.address()), { name: 'Clinic', scopes: ['labs'], purpose: 'treatment', days: 30 });
+
+    const grants = patient.node.liveGrants();
+    expect(grants.map((g) => [g.grantee, [...g.actions].sort()])).toEqual([[provider.identity.did, ['append', 'read']]]);
+    const id = await provider.node.pushResult(vault, result(101));
+    expect((await patient.node.inbox()).map((i) => [i.from, i.id])).toEqual([[provider.identity.did, id]]);
+  });
 });
