@@ -154,6 +154,34 @@ describe('dependent-only scopes', () => {
     expect(v.log.verdict(T0 + DAY)).toMatchObject({ valid: true, grants: [] });
   });
 
+  it('a guardian cannot pass a dependent-only scope on through an emergency contact (SCOPE_PROTECTED)', async () => {
+    const { writer, log } = await childVault(null);
+    await writer.append(mum, 'protect', { scopes: ['reproductive'], from: T0 }, { ts: T0 + HOUR });
+    const contact = { delegate: friend.did, role: 'emergency' as const, expires: null, scopes: ['reproductive' as const], wait: 0, keys: [] };
+    await expect(writer.append(mum, 'delegate', contact, { ts: T0 + 2 * HOUR })).rejects.toMatchObject({ code: 'NOT_AUTHORIZED' });
+    const forged = await forge(log, mum, 'delegate', contact, { ts: T0 + 2 * HOUR });
+    const request = await forge(log, friend, 'emergency.request', { delegation: forged.id, reason: null }, { ts: T0 + 3 * HOUR });
+    expect(log.statusOf(forged.id)).toBe('unauthorized');
+    // The contact's request then rests on no delegation at all.
+    expect(log.problems(T0 + DAY).map((p) => [p.code, p.entry])).toEqual(
+      expect.arrayContaining([
+        ['SCOPE_PROTECTED', forged.id],
+        ['UNAUTHORIZED', request.id],
+      ]),
+    );
+    expect(log.entitlement(friend.did, 'reproductive', T0 + DAY).entitled).toBe(false);
+  });
+
+  it('an emergency contact a guardian named before the protection loses the dependent-only scope from its time on', async () => {
+    const { writer, log } = await childVault(null);
+    const named = await writer.append(mum, 'delegate', { delegate: friend.did, role: 'emergency', expires: null, scopes: ['reproductive', 'summary'], wait: 0, keys: [] }, { ts: T0 + HOUR });
+    await writer.append(friend, 'emergency.request', { delegation: named.id, reason: null }, { ts: T0 + 2 * HOUR });
+    await writer.append(mum, 'protect', { scopes: ['reproductive'], from: T0 + 10 * DAY }, { ts: T0 + 3 * HOUR });
+    expect(log.entitlement(friend.did, 'reproductive', T0 + DAY)).toMatchObject({ entitled: true, as: 'emergency' });
+    expect(log.entitlement(friend.did, 'reproductive', T0 + 10 * DAY).entitled).toBe(false);
+    expect(log.entitlement(friend.did, 'summary', T0 + 10 * DAY)).toMatchObject({ entitled: true, as: 'emergency' });
+  });
+
   it('the dependent, as owner after handover, may share a dependent-only scope', async () => {
     const v = await childVault(null);
     await v.writer.append(mum, 'protect', { scopes: ['reproductive'], from: T0 }, { ts: T0 + HOUR });

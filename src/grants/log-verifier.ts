@@ -231,6 +231,16 @@ const canonicalBefore = (a: Checked, b: Checked): boolean => (a.h.ts !== b.h.ts 
 const arrivalBefore = (a: Checked, b: Checked): boolean => a.arrival < b.arrival;
 
 /**
+ * The scopes an entry passes on to someone else: a grant's, or an emergency delegation's (a
+ * trusted contact reads them once the wait ends). The dependent-only rule applies to both.
+ */
+function sharedScopes(type: EntryType, body: EntryBody): readonly ScopeName[] | null {
+  if (type === 'grant') return (body as GrantBody).scopes;
+  if (type === 'delegate' && (body as DelegateBody).role === 'emergency') return (body as DelegateBody).scopes;
+  return null;
+}
+
+/**
  * The incremental verifier of one vault's grant log. Pure: no I/O, no clock (`now` is a
  * parameter); signature checks are asynchronous (WebCrypto) but decide nothing else.
  *
@@ -925,11 +935,12 @@ export class LogVerifier {
     const live = this.roleFor(node, rolesFor(h.type), 'live', only);
     // A guardian may not share a scope that is dependent-only from the grant's time on.
     const via = live ?? past;
-    if (h.type === 'grant' && via.role === 'guardian' && node.body !== undefined) {
-      const conflict = this.protectionConflict(node, (node.body as GrantBody).scopes);
+    const shares = node.body === undefined ? null : sharedScopes(h.type, node.body);
+    if (shares !== null && via.role === 'guardian') {
+      const conflict = this.protectionConflict(node, shares);
       if (conflict === 'past') {
         node.authPast = node.liveAuth = false;
-        this.setStatus(node, 'unauthorized', null, problem('SCOPE_PROTECTED', node.id, 'a guardian shared a scope that is dependent-only'));
+        this.setStatus(node, 'unauthorized', null, problem('SCOPE_PROTECTED', node.id, `a guardian shared a scope that is dependent-only (${h.type})`));
         return;
       }
       if (conflict === 'concurrent') {
@@ -1208,7 +1219,10 @@ export class LogVerifier {
     const reader = shielded || action !== 'read' ? null : this.readerRole(did as Did, now);
     if (reader !== null) return { entitled: true, as: 'reader', entry: reader.node.id, expires: reader.expires };
     for (const e of this.emergencies(now)) {
-      if (e.contact === did && e.state === 'open' && action === 'read' && e.scopes.includes(scope)) return { entitled: true, as: 'emergency', entry: e.request, expires: e.expires };
+      if (e.contact !== did || e.state !== 'open' || action !== 'read' || !e.scopes.includes(scope)) continue;
+      // A contact a guardian named never reaches a dependent-only scope, whenever it was named.
+      if (shielded && this.nodes.get(e.delegation)?.via?.role === 'guardian') continue;
+      return { entitled: true, as: 'emergency', entry: e.request, expires: e.expires };
     }
     let best: LiveGrant | null = null;
     for (const g of this.grantsByGrantee.get(did as Did) ?? []) {
@@ -1320,7 +1334,8 @@ export class LogVerifier {
     const only = type === 'emergency.request' && body !== undefined ? (x: Enabler) => x.node.id === (body as EmergencyRequestBody).delegation : undefined;
     const via = this.roleFor(probe, rolesFor(type), 'past', only);
     if (via === null) return false;
-    if (type === 'grant' && via.role === 'guardian' && body !== undefined && this.protectionConflict(probe, (body as GrantBody).scopes) === 'past') return false;
+    const shares = body === undefined ? null : sharedScopes(type, body);
+    if (shares !== null && via.role === 'guardian' && this.protectionConflict(probe, shares) === 'past') return false;
     if (type === 'emergency.deny' && body !== undefined) {
       const request = this.nodes.get((body as EmergencyDenyBody).request);
       if (request === undefined || !this.inPast(request, probe)) return false;
