@@ -184,6 +184,12 @@ const LOG = 'engine/log/';
 const SHARED = 'engine/shared/';
 const INVITE = 'engine/invite/';
 const SYNC = 'engine/sync/';
+/** When each remote last synced: `engine/sync-seen/<did>` (outside SYNC, so a range of one remote's states never meets it). */
+const SYNC_SEEN = 'engine/sync-seen/';
+/** Sync states of a remote not seen for this long are deleted at start (a later session starts afresh). */
+const SYNC_STATE_MAX_AGE_MS = 90 * 86_400_000;
+/** A remote's last-seen time is rewritten at most this often. */
+const SYNC_SEEN_RESOLUTION_MS = 86_400_000;
 const INBOX = 'engine/inbox/';
 const HELD = 'engine/held/';
 const SERVED = 'engine/served/';
@@ -246,6 +252,8 @@ export class VaultNode extends EventTarget {
   private readonly served = new Map<string, ServedNote[]>();
   private readonly servedLast = new Map<string, number>();
   private readonly savingNotes = new Set<Promise<void>>();
+  /** When each remote last synced (as kept under SYNC_SEEN). */
+  private readonly syncSeen = new Map<Did, number>();
   /** Relays this device deposited at (to drop a revoked party's slots there). */
   private readonly relays = new Map<string, Multiaddr>();
   private readonly mailbox: MailboxClient;
@@ -299,6 +307,7 @@ export class VaultNode extends EventTarget {
     const node = new VaultNode(init, replica);
     holder.node = node;
     await node.load();
+    await node.pruneSyncStates();
     await node.docs.start();
     await node.logs.start();
     await node.invites.start();
@@ -432,6 +441,7 @@ export class VaultNode extends EventTarget {
     const body = found.body as GrantBody;
     const revoke = await this.write(vault, 'revoke', { grant, reason });
     const streamsEnded = await this.docs.reauthorize((s) => s.vault === vault && s.remote === body.grantee);
+    await this.forgetSyncStates(body.grantee, vault, body.scopes);
     const records = await this.recordsOf(vault);
     const rotated: { scope: ScopeName; epoch: number }[] = [];
     const rekeyed: EntryId[] = [];
@@ -776,6 +786,7 @@ export class VaultNode extends EventTarget {
     const out: EntryId[] = [];
     for (const d of ending) out.push((await this.write(vault, 'undelegate', { delegation: d.entry, delegate })).id);
     await this.docs.reauthorize((s) => s.vault === vault && s.remote === delegate);
+    await this.forgetSyncStates(delegate, vault, SCOPES_IN_ORDER);
     return out;
   }
 
@@ -1522,8 +1533,78 @@ export class VaultNode extends EventTarget {
   private syncStates(): SyncStateStore {
     return {
       load: (remote, vault, doc) => this.store.getSealed(`${SYNC}${remote}/${vault}/${doc}`),
-      save: (remote, vault, doc, state) => this.store.putSealed(`${SYNC}${remote}/${vault}/${doc}`, state),
+      save: async (remote, vault, doc, state) => {
+        await this.store.putSealed(`${SYNC}${remote}/${vault}/${doc}`, state);
+        await this.noteSeen(remote);
+      },
     };
+  }
+
+  /**
+   * Keeps when each remote last synced (its sync states age out from there); written at most once
+   * a day per remote, so an incremental sync costs no second write.
+   */
+  private async noteSeen(remote: Did): Promise<void> {
+    const now = this.now();
+    const last = this.syncSeen.get(remote);
+    if (last !== undefined && now - last < SYNC_SEEN_RESOLUTION_MS) return;
+    this.syncSeen.set(remote, now);
+    await this.store.putSealed(`${SYNC_SEEN}${remote}`, encodeCanonical({ at: now }));
+  }
+
+  /**
+   * Deletes persisted sync states that can no longer serve (docs/families.md "Bounds"): of a
+   * party no longer entitled to that scope here (revoked, expired, undelegated), of a shared scope
+   * this device is no longer entitled to, of a vault it no longer holds, and of any remote not
+   * seen for {@link SYNC_STATE_MAX_AGE_MS}. Runs at start; revoking drops the revoked party's at
+   * once. A session started later simply begins afresh. Returns how many were deleted.
+   */
+  async pruneSyncStates(): Promise<number> {
+    const now = this.now();
+    const stale = new Set<string>();
+    for await (const { key, value } of this.store.rangeSealed(SYNC_SEEN)) {
+      const remote = key.slice(SYNC_SEEN.length) as Did;
+      let at = 0;
+      try {
+        at = (decodeCanonical(value) as { at: number }).at;
+      } catch {
+        // Unreadable: treated as never seen, so its states go.
+      }
+      if (typeof at === 'number' && now - at <= SYNC_STATE_MAX_AGE_MS) this.syncSeen.set(remote, at);
+      else stale.add(remote);
+    }
+    const deletes: { type: 'delete'; key: string }[] = [];
+    const unseen = new Set<Did>();
+    for await (const { key } of this.store.rangeSealed(SYNC)) {
+      const [remote, vault, ...rest] = key.slice(SYNC.length).split('/');
+      const doc = rest.join('/');
+      if (remote === undefined || vault === undefined) continue;
+      if (stale.has(remote) || !this.keepsSyncState(remote as Did, vault as VaultId, doc, now)) deletes.push({ type: 'delete', key });
+      // States written before last-seen times were kept: they age out from now.
+      else if (!this.syncSeen.has(remote as Did)) unseen.add(remote as Did);
+    }
+    for (const remote of stale) deletes.push({ type: 'delete', key: `${SYNC_SEEN}${remote}` });
+    if (deletes.length > 0) await this.store.batchSealed(deletes);
+    for (const remote of unseen) await this.noteSeen(remote);
+    return deletes.length - stale.size;
+  }
+
+  /** Whether a persisted sync state with `remote` of `doc` in `vault` may still serve a session. */
+  private keepsSyncState(remote: Did, vault: VaultId, doc: string, now: number): boolean {
+    const log = this.replica.log(vault);
+    if (!log || (vault !== this.own && !this.held.has(vault) && !this.shared.has(vault))) return false;
+    // Inboxes and relay slots have no scope to be entitled to: they age out with the remote.
+    if (!isScopeName(doc)) return true;
+    const mine = vault === this.own || this.held.has(vault) ? remote : this.identity.did;
+    return log.entitlement(mine, doc, now).entitled;
+  }
+
+  /** Deletes the persisted sync states with `remote` of `scopes` in `vault` (after its grant was revoked). */
+  private async forgetSyncStates(remote: Did, vault: VaultId, scopes: readonly ScopeName[]): Promise<void> {
+    const now = this.now();
+    const log = this.replica.log(vault);
+    const gone = scopes.filter((scope) => !log?.entitlement(remote, scope, now).entitled);
+    if (gone.length > 0) await this.store.batchSealed(gone.map((scope) => ({ type: 'delete' as const, key: `${SYNC}${remote}/${vault}/${scope}` })));
   }
 
   private invitationBook(): InvitationBook {

@@ -1,0 +1,85 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { VaultId } from '../../src/grants/index.js';
+import type { Vault } from '../../src/store/index.js';
+import { put, shareThroughInvitation, startDevice, testClock, type Device } from './sync-helpers.js';
+
+/**
+ * Memory and state bounds of the engine (tmp/node-needs.md), over real engines, real libp2p on
+ * loopback and real sealed stores: what a device keeps per peer must end when the peer's reason
+ * to be served does.
+ */
+
+const DAY = 86_400_000;
+const lab = (n: number) => ({ status: 'final', code: { text: `synthetic lab ${n}` }, valueQuantity: { value: n, unit: 'g/L' } });
+
+async function syncStateKeys(store: Vault): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const { key } of store.rangeSealed('engine/sync/')) keys.push(key);
+  return keys.sort();
+}
+
+describe('persisted sync states are bounded, real engines over real libp2p', () => {
+  const devices: Device[] = [];
+  afterEach(async () => {
+    for (const d of devices.splice(0)) await d.stop();
+  });
+
+  async function sharedPair(clock = testClock()): Promise<{ patient: Device; a: Device; b: Device; vault: VaultId }> {
+    const [patient, a, b] = await Promise.all([startDevice({ now: clock.now }), startDevice({ now: clock.now }), startDevice({ now: clock.now })]);
+    devices.push(patient, a, b);
+    const vault = await patient.node.createVault(null);
+    await patient.node.editRecords(['labs', 'summary'], async (r) => {
+      await put(r, 'labs', 'Observation/lab-1', lab(1));
+      await put(r, 'summary', 'Condition/c-1', { clinicalStatus: { text: 'active' }, code: { text: 'synthetic condition' } });
+    });
+    await shareThroughInvitation(patient, a, { name: 'Clinic A', scopes: ['labs', 'summary'], purpose: 'treatment', days: 30 });
+    await shareThroughInvitation(patient, b, { name: 'Clinic B', scopes: ['labs'], purpose: 'treatment', days: 10 });
+    return { patient, a, b, vault };
+  }
+
+  it('deletes the revoked grantee’s sync states at once and keeps the others’', async () => {
+    const { patient, a, b } = await sharedPair();
+    const ofA = (keys: string[]) => keys.filter((k) => k.includes(a.identity.did));
+    const ofB = (keys: string[]) => keys.filter((k) => k.includes(b.identity.did));
+    const before = await syncStateKeys(patient.vaultStore);
+    expect(ofA(before).length).toBe(2);
+    expect(ofB(before).length).toBe(1);
+
+    const grantOfA = patient.node.liveGrants().find((g) => g.grantee === a.identity.did)!;
+    await patient.node.revoke(grantOfA.entry);
+
+    const after = await syncStateKeys(patient.vaultStore);
+    expect(ofA(after)).toEqual([]);
+    expect(ofB(after)).toEqual(ofB(before));
+  });
+
+  it('deletes states of expired grants and of remotes not seen for 90 days when the engine starts', async () => {
+    const clock = testClock();
+    const { patient, a, b, vault } = await sharedPair(clock);
+    expect(await syncStateKeys(b.vaultStore)).toEqual([expect.stringContaining(`${patient.identity.did}/${vault}/labs`)]);
+
+    // B's grant (10 days) expires; A's (30 days) is live. Both sides restart on their storage.
+    clock.advance(11 * DAY);
+    const restart = async (d: Device): Promise<Device> => {
+      await d.stop();
+      devices.splice(devices.indexOf(d), 1);
+      const again = await startDevice({ identity: d.identity, storage: d.storage, now: clock.now });
+      devices.push(again);
+      return again;
+    };
+    const patient2 = await restart(patient);
+    const b2 = await restart(b);
+    const keys = await syncStateKeys(patient2.vaultStore);
+    expect(keys.filter((k) => k.includes(b.identity.did))).toEqual([]);
+    expect(keys.filter((k) => k.includes(a.identity.did)).length).toBe(2);
+    // The provider whose grant expired drops its own state of the patient's scope as well.
+    expect(await syncStateKeys(b2.vaultStore)).toEqual([]);
+
+    // A is still entitled but never syncs again: 90 days after it was last seen its states go.
+    await patient2.node.grant(a.identity.did, { scopes: ['labs', 'summary'], purpose: 'treatment', expires: null });
+    clock.advance(91 * DAY);
+    const patient3 = await restart(patient2);
+    expect((await syncStateKeys(patient3.vaultStore)).filter((k) => k.includes(a.identity.did))).toEqual([]);
+    void a;
+  });
+});
