@@ -214,6 +214,8 @@ describe('emergency flow', () => {
     await chrisTab.getByTestId('emergency-status').filter({ hasText: /^waiting until / }).waitFor({ timeout: 60_000 });
 
     await patTab.goto(pat.url('vault.html#family'));
+    // Pat is told: the menu counts requests waiting for a denial.
+    await patTab.getByTestId('emergency-alert').filter({ hasText: '1 emergency request' }).waitFor({ timeout: 60_000 });
     const row = patTab.getByTestId('emergency-request');
     await row.getByText('waiting').waitFor({ timeout: 60_000 });
     expect(await row.getByText('Chris Example').count()).toBe(1);
