@@ -38,6 +38,12 @@ export {
 } from './identity.js';
 export { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, AEAD_MAX_PLAINTEXT, generateKey, asSymmetricKey, seal, open } from './aead.js';
 export { sealTo, openSealed } from './seal-to.js';
+/**
+ * Batch fast paths for writers of thousands of small values: `sealMany` (AES-256-GCM, each value its
+ * own ciphertext, fresh nonce and associated data, the format of `seal`) and `keyedHasher`
+ * (HMAC-SHA-256 under one key set up once).
+ */
+export { sealMany, keyedHasher, type SealItem } from './batch.js';
 export {
   type KdfParams,
   DEFAULT_KDF_COST,

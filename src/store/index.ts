@@ -43,7 +43,6 @@ export { CURRENT_SCHEMA_VERSION } from './migrations/index.js';
  * Batch fast paths of src/crypto's AES-256-GCM `seal` (one fresh random nonce and one associated
  * data per value, same bytes) and `hmacSha256`, for writers of thousands of small values.
  */
-export { sealMany, keyedHasher, type SealItem } from './batch-crypto.js';
 
 /**
  * A deliberately weak Argon2id cost for tests only (8 KiB, one pass): pass it as `kdfCost` together

@@ -13,6 +13,7 @@ import {
   newKdfParams,
   open,
   seal,
+  sealMany,
   utf8,
   type Ciphertext,
   type Digest,
@@ -30,7 +31,6 @@ import {
 } from './backup-format.js';
 import { StoreError } from './errors.js';
 import { CURRENT_SCHEMA_VERSION } from './migrations/index.js';
-import { sealMany } from './batch-crypto.js';
 import type { BatchOperation, Storage, StorageEntry } from './storage.js';
 import { MAX_BATCH_OPERATIONS, MAX_STORAGE_KEY_LENGTH, checkPrefix } from './storage-input.js';
 import { HEADER_KEY, encodeHeader, isAutoLockMs, readHeader, MAX_AUTO_LOCK_MS, MIN_AUTO_LOCK_MS, type VaultHeader } from './vault-header.js';
@@ -407,7 +407,7 @@ export class Vault {
 
   /**
    * Seals every put, then applies all operations in one storage transaction. The puts are sealed
-   * together (see batch-crypto.ts): one nonce draw and one cipher key for the batch, each record
+   * together (src/crypto sealMany): one nonce draw and one cipher key for the batch, each record
    * still its own ciphertext under its own nonce, bound to its own storage key.
    */
   async batchSealed(operations: readonly SealedBatchOperation[]): Promise<void> {

@@ -10,8 +10,7 @@
  * another epoch, fails to open. After opening, the envelope's record key must hash to the slot it
  * was found at, which closes the loop from the slot back to the record id.
  */
-import { equalBytes, fromUtf8, open, toHex, utf8, type Digest, type SymmetricKey } from '../../crypto/index.js';
-import { keyedHasher, sealMany } from '../../store/index.js';
+import { equalBytes, fromUtf8, keyedHasher, open, sealMany, toHex, utf8, type Digest, type SymmetricKey } from '../../crypto/index.js';
 import {
   ENVELOPE_FORMAT,
   MAX_ENVELOPE_BYTES,
@@ -95,7 +94,7 @@ export async function sealRecord(ctx: SealContext, slot: Slot, envelope: RecordE
 /**
  * Seals many versions of one scope under its current epoch, in order: one fresh random nonce and
  * one associated data (vault, scope, slot, epoch) each, the nonces drawn and the key set up once
- * for all (src/store `sealMany`).
+ * for all (src/crypto `sealMany`).
  */
 export async function sealRecords(ctx: SealContext, jobs: readonly { slot: Slot; envelope: RecordEnvelope }[]): Promise<SealedResource[]> {
   const epoch = ctx.keys.current;

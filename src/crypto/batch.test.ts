@@ -1,10 +1,12 @@
 import * as nodeCrypto from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { hmacSha256, open, type SymmetricKey } from '../crypto/index.js';
-import type * as batchCrypto from './batch-crypto.js';
-import { BATCH_CRYPTO_BACKEND, freshNonces, keyedHasher, sealMany, sealManyWithNode, sealManyWithWebCrypto } from './batch-crypto.js';
-import { generateKey, utf8 } from './test-support.js';
+import { generateKey, open } from './aead.js';
+import { utf8 } from './bytes.js';
+import { hmacSha256 } from './hash.js';
+import type { SymmetricKey } from './types.js';
+import type * as batchCrypto from './batch.js';
+import { BATCH_CRYPTO_BACKEND, freshNonces, keyedHasher, sealMany, sealManyWithNode, sealManyWithWebCrypto } from './batch.js';
 
 const keyArb = fc.uint8Array({ minLength: 32, maxLength: 32 });
 const itemArb = fc.record({ plaintext: fc.uint8Array({ maxLength: 600 }), associatedData: fc.uint8Array({ maxLength: 80 }) });
@@ -135,7 +137,7 @@ describe('batch crypto without node:crypto (the browser path)', () => {
     proc.getBuiltinModule = undefined;
     try {
       vi.resetModules();
-      return await import('./batch-crypto.js');
+      return await import('./batch.js');
     } finally {
       proc.getBuiltinModule = saved;
     }

@@ -14,12 +14,13 @@
  *   node:crypto with the key imported once (noble re-derives the padded key state for every call:
  *   ~30 µs of a record store import's per-record cost); noble via src/crypto in the browser.
  *
- * They sit in src/store rather than src/crypto only because src/crypto was being reworked by another
- * engineer at the time; `sealMany` and a keyed HMAC there are their natural home. Tests check both
- * against src/crypto (`open`, `hmacSha256`) and the node:crypto and WebCrypto paths against each
- * other.
+ * Tests check both against `open` and `hmacSha256` and the node:crypto and WebCrypto paths against
+ * each other.
  */
-import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, hmacSha256, type Digest, type SymmetricKey } from '../crypto/index.js';
+import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES } from './aead.js';
+import { hmacSha256 } from './hash.js';
+import type { Digest, SymmetricKey } from './types.js';
+import { nodeBuiltin } from './platform.js';
 
 /**
  * One value to seal and the associated data that binds it to its place. A string plaintext is
@@ -44,10 +45,7 @@ export interface NodeCryptoSlice {
 }
 
 /** node:crypto under Node (≥ 20.16, through getBuiltinModule so bundlers see no node: import), else undefined. */
-const nodeCrypto: NodeCryptoSlice | undefined = (() => {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  return typeof proc?.getBuiltinModule === 'function' ? (proc.getBuiltinModule('node:crypto') as NodeCryptoSlice | undefined) : undefined;
-})();
+const nodeCrypto = nodeBuiltin('node:crypto') as NodeCryptoSlice | undefined;
 
 /** Whether {@link sealMany} and {@link keyedHasher} use node:crypto (true under Node). For tests. */
 export const BATCH_CRYPTO_BACKEND: 'node:crypto' | 'webcrypto' = nodeCrypto ? 'node:crypto' : 'webcrypto';
