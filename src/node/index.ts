@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 export { NodeError, type NodeErrorCode } from './errors.js';
-export { GrantLogReplica, type EntriesAdded } from './log-replica.js';
+export { GrantLogReplica, DEFAULT_RECEIPT_LIMIT, type EntriesAdded, type ReceiptLimit } from './log-replica.js';
 export { INDEX_KEY_EPOCH, sealScopeKeys, openScopeKeys, prefixedStore, type RecordsPort, type ScopeKeyExport, type SealedStore } from './records-port.js';
 export { ScopeTarget } from './scope-target.js';
 export {

@@ -1,5 +1,6 @@
 import { decodeCanonical, encodeCanonical, type Did, type Identity } from '../crypto/index.js';
 import {
+  MAX_CLOCK_SKEW_MS,
   decodeHeader,
   decodeTreeHead,
   entryIdOf,
@@ -26,7 +27,27 @@ interface Book {
   readonly frontier: Map<Did, FrontierItem>;
   /** Everyone who may replicate this log: authors, the subject, devices, delegates, grantees. */
   readonly parties: Set<Did>;
+  /** Timestamps of each author's `access` receipts, ascending (for {@link ReceiptLimit}). */
+  readonly receipts: Map<Did, number[]>;
+  /** This node's own newest receipt per `<grant>/<scope>`: the heads it recorded. */
+  readonly lastOwnReceipt: Map<string, readonly string[]>;
 }
+
+/**
+ * How many `access` receipts one author may have in any window of its entries' timestamps. A
+ * grantee writes one per pull; without a bound it could grow the patient's log (and every copy)
+ * without end. The rule is a function of the log alone, so an honest writer checks it before
+ * signing ({@link GrantLogReplica.mayWriteReceipt}) and is never refused; a receipt dated before
+ * its grant or beyond the clock skew is refused too, so the count is bounded by the time a grant
+ * has existed: at most `max` × (its age / `windowMs` + 1).
+ */
+export interface ReceiptLimit {
+  readonly max: number;
+  readonly windowMs: number;
+}
+
+/** @see ReceiptLimit — 12 receipts an hour per grantee (one per scope per 5 minutes, or so). */
+export const DEFAULT_RECEIPT_LIMIT: ReceiptLimit = { max: 12, windowMs: 3_600_000 };
 
 /**
  * The grant logs this node holds, as the log protocol sees them (a {@link LogReplica}). Every
@@ -39,16 +60,18 @@ export class GrantLogReplica implements LogReplica {
   private readonly identity: Identity;
   private readonly now: () => number;
   private readonly onAdded: EntriesAdded | undefined;
+  private readonly receiptLimit: ReceiptLimit;
 
-  constructor(options: { identity: Identity; now?: () => number; onAdded?: EntriesAdded }) {
+  constructor(options: { identity: Identity; now?: () => number; onAdded?: EntriesAdded; receiptLimit?: ReceiptLimit }) {
     this.identity = options.identity;
     this.now = options.now ?? Date.now;
     this.onAdded = options.onAdded;
+    this.receiptLimit = options.receiptLimit ?? DEFAULT_RECEIPT_LIMIT;
   }
 
   /** Starts replicating `log` (a vault this node owns, or one shared with it). */
   track(log: LogVerifier, expectedParties: readonly Did[] = []): void {
-    const book: Book = { log, frontier: new Map(), parties: new Set(expectedParties) };
+    const book: Book = { log, frontier: new Map(), parties: new Set(expectedParties), receipts: new Map(), lastOwnReceipt: new Map() };
     this.books.set(log.vault, book);
     this.index(book, log.entries());
   }
@@ -78,6 +101,14 @@ export class GrantLogReplica implements LogReplica {
       const current = book.frontier.get(header.author);
       if (!current || header.seq > current.seq) book.frontier.set(header.author, { author: header.author, seq: header.seq, id });
       book.parties.add(header.author);
+      if (header.type === 'access') {
+        const times = book.receipts.get(header.author) ?? book.receipts.set(header.author, []).get(header.author)!;
+        insertSorted(times, header.ts);
+        if (header.author === this.identity.did && body !== undefined) {
+          const a = body as unknown as { grant: string; scope: string; heads: readonly string[] };
+          book.lastOwnReceipt.set(`${a.grant}/${a.scope}`, a.heads);
+        }
+      }
       if (body === undefined) continue;
       const b = body as unknown as Record<string, unknown>;
       for (const field of ['grantee', 'delegate', 'device', 'subject'] as const) {
@@ -86,6 +117,65 @@ export class GrantLogReplica implements LogReplica {
       if (Array.isArray(b.devices)) for (const d of b.devices as Did[]) book.parties.add(d);
       if (Array.isArray(b.delegates)) for (const d of b.delegates as { delegate: Did }[]) book.parties.add(d.delegate);
     }
+  }
+
+  /**
+   * Whether `author` may add an `access` receipt dated `ts` for `grant` under the {@link
+   * ReceiptLimit} (its earlier receipts in this copy, plus `pending` timestamps not added yet).
+   */
+  mayWriteReceipt(vault: string, author: Did, grant: string, ts: number, pending: readonly number[] = []): boolean {
+    const book = this.books.get(vault);
+    if (!book) return false;
+    if (ts > this.now() + MAX_CLOCK_SKEW_MS) return false;
+    const granted = book.log.entry(grant)?.header.ts;
+    if (granted !== undefined && ts < granted) return false;
+    const from = ts - this.receiptLimit.windowMs;
+    const times = book.receipts.get(author) ?? [];
+    const inWindow = upperBound(times, ts) - upperBound(times, from) + pending.filter((t) => t > from && t <= ts).length;
+    return inWindow < this.receiptLimit.max;
+  }
+
+  /** The heads this node recorded in its newest receipt for `grant` and `scope` (to skip a receipt that would say nothing new). */
+  lastReceiptHeads(vault: string, grant: string, scope: string): readonly string[] | undefined {
+    return this.books.get(vault)?.lastOwnReceipt.get(`${grant}/${scope}`);
+  }
+
+  /**
+   * Entries of a batch that break the {@link ReceiptLimit}: for each author, its first `access`
+   * receipt over the limit and every later entry of that author in the batch (they chain on it).
+   */
+  private overLimit(book: Book, entries: readonly SignedEntry[]): { drop: Set<number>; authors: Set<Did> } {
+    const drop = new Set<number>();
+    const authors = new Set<Did>();
+    const pending = new Map<Did, number[]>();
+    entries.forEach((e, i) => {
+      let header;
+      try {
+        header = decodeHeader(e.header);
+      } catch {
+        return; // malformed: the verifier refuses it with its own reason
+      }
+      if (authors.has(header.author)) {
+        drop.add(i);
+        return;
+      }
+      if (header.type !== 'access' || book.log.has(entryIdOf(e.header, e.signature))) return;
+      let grant = '';
+      try {
+        const named = (decodeCanonical(e.body ?? new Uint8Array()) as { grant?: unknown }).grant;
+        if (typeof named === 'string') grant = named;
+      } catch {
+        // No readable body: judged by time alone.
+      }
+      const mine = pending.get(header.author) ?? pending.set(header.author, []).get(header.author)!;
+      if (this.mayWriteReceipt(book.log.vault, header.author, grant, header.ts, mine)) {
+        mine.push(header.ts);
+        return;
+      }
+      authors.add(header.author);
+      drop.add(i);
+    });
+    return { drop, authors };
   }
 
   mayReplicate(remote: Did, vault: string): boolean {
@@ -128,7 +218,10 @@ export class GrantLogReplica implements LogReplica {
   async receive(remote: Did, vault: string, entries: readonly WireEntry[]): Promise<ReceiveResult> {
     const book = this.books.get(vault);
     if (!book) return { ok: false, code: 'INVALID_ENTRY', detail: 'this node holds no log of that vault' };
-    const signed: SignedEntry[] = entries.map((e) => (e.body === undefined ? { header: e.header, signature: e.signature } : { header: e.header, signature: e.signature, body: e.body }));
+    const all: SignedEntry[] = entries.map((e) => (e.body === undefined ? { header: e.header, signature: e.signature } : { header: e.header, signature: e.signature, body: e.body }));
+    // Receipts over the limit are never stored (nor what their author chained on them).
+    const limited = this.overLimit(book, all);
+    const signed = limited.drop.size === 0 ? all : all.filter((_, i) => !limited.drop.has(i));
     // Entries held before without their body: a body arriving now is kept (and persisted) once.
     const bodyless = new Set(signed.map((e) => entryIdOf(e.header, e.signature)).filter((id) => book.log.has(id) && book.log.entry(id)?.body === undefined));
     const result = await book.log.add(signed);
@@ -142,6 +235,10 @@ export class GrantLogReplica implements LogReplica {
     this.index(book, kept);
     if (kept.length > 0) await this.onAdded?.(book.log.vault, kept, remote);
     const refused = result.rejected[0];
+    if (limited.authors.has(remote)) {
+      // Only the author is at fault: a peer forwarding someone else's receipts is not.
+      return { ok: false, code: 'INVALID_ENTRY', detail: `RECEIPT_LIMIT: more than ${this.receiptLimit.max} access receipts of ${remote} within ${this.receiptLimit.windowMs} ms, or one dated before its grant or in the future` };
+    }
     if (refused) return { ok: false, code: 'INVALID_ENTRY', detail: `${refused.code}: ${refused.message}`, ...(refused.entry ? { entryId: refused.entry } : {}) };
     const forged = this.signedWithoutAuthority(book.log, remote, result.added);
     if (forged) return { ok: false, code: 'INVALID_ENTRY', detail: `${forged.code}: ${forged.message}`, entryId: forged.entry ?? '' };
@@ -195,6 +292,24 @@ export class GrantLogReplica implements LogReplica {
     if (!book) return [];
     return findForks(book.log.signedTreeHeads().map((signed) => ({ head: decodeTreeHead(signed), signed })));
   }
+}
+
+/** How many of the ascending `list` are ≤ `value`. */
+function upperBound(list: readonly number[], value: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]! <= value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function insertSorted(list: number[], value: number): void {
+  let i = list.length;
+  while (i > 0 && list[i - 1]! > value) i--;
+  list.splice(i, 0, value);
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {

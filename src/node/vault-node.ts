@@ -66,7 +66,7 @@ import {
   type VaultKind,
   type VaultSummary,
 } from './families.js';
-import { GrantLogReplica } from './log-replica.js';
+import { GrantLogReplica, type ReceiptLimit } from './log-replica.js';
 import { INDEX_KEY_EPOCH, openScopeKeys, sealScopeKeys, type RecordsPort, type ScopeKeyExport } from './records-port.js';
 import { ScopeTarget } from './scope-target.js';
 
@@ -102,6 +102,8 @@ export interface VaultNodeInit {
   readonly bans?: PeerBans;
   /** @default Date.now */
   readonly now?: () => number;
+  /** How many access receipts a grantee may add per window (both as reader and as writer). @default DEFAULT_RECEIPT_LIMIT (12 an hour) */
+  readonly receiptLimit?: ReceiptLimit;
 }
 
 /** What revoking did; `notice` is what a UI must show. */
@@ -299,6 +301,7 @@ export class VaultNode extends EventTarget {
     const replica = new GrantLogReplica({
       identity: init.identity,
       ...(init.now ? { now: init.now } : {}),
+      ...(init.receiptLimit ? { receiptLimit: init.receiptLimit } : {}),
       onAdded: async (vault, entries) => {
         await holder.node!.persistEntries(vault, entries);
         await holder.node!.noticeEntries(vault, entries, 'peer');
@@ -643,9 +646,8 @@ export class VaultNode extends EventTarget {
           await session.synced();
           await target.flush();
           pulled.push(scope);
-          const receipt = await this.writerOf(vault).append(this.identity, 'access', { grant: grant.entry, scope, heads: headsOf(target) }, { ts: this.now() });
-          await this.noteWritten(vault, [receipt]);
-          receipts.push(receipt);
+          const receipt = await this.writeReceipt(vault, grant.entry, scope, headsOf(target));
+          if (receipt) receipts.push(receipt);
         }
         // The patient reads its receipts from the relay later: everything this device wrote.
         const own = log.entries().filter((e) => log.entry(entryIdOf(e.header, e.signature))?.header.author === this.identity.did);
@@ -1003,7 +1005,6 @@ export class VaultNode extends EventTarget {
     const scopes = [...new Set([...mine.flatMap((g) => g.scopes), ...opened])].sort();
     const sessions: DocSession[] = [];
     const receipts: EntryId[] = [];
-    const writer = this.writerOf(vault);
     for (const scope of scopes) {
       const target = await this.targetOf(vault, scope, records);
       const session = await this.syncFailure(() => this.docs.sync(peer, { vault, doc: scope, target, live: options.live ?? false }));
@@ -1012,12 +1013,28 @@ export class VaultNode extends EventTarget {
       sessions.push(session);
       const grant = mine.find((g) => g.scopes.includes(scope));
       if (grant === undefined) continue;
-      const receipt = await writer.append(this.identity, 'access', { grant: grant.entry, scope, heads: headsOf(target) }, { ts: this.now() });
-      await this.noteWritten(vault, [receipt]);
-      receipts.push(receipt.id);
+      const receipt = await this.writeReceipt(vault, grant.entry, scope, headsOf(target));
+      if (receipt) receipts.push(receipt.id);
     }
     if (receipts.length > 0) await this.syncFailure(() => this.logs.exchange(peer, vault));
     return { vault, scopes, receipts, sessions };
+  }
+
+  /**
+   * Signs the `access` receipt of one pull — unless it would say nothing new (the same heads as
+   * this device's last receipt for that grant and scope) or break the patient's receipt limit
+   * ({@link ReceiptLimit}: the patient refuses more and bans the writer). A receipt skipped for the
+   * limit is written by the next pull that reads something new once the window allows.
+   */
+  private async writeReceipt(vault: VaultId, grant: EntryId, scope: ScopeName, heads: string[]): Promise<(SignedEntry & { id: EntryId }) | undefined> {
+    const last = this.replica.lastReceiptHeads(vault, grant, scope);
+    if (last !== undefined && last.length === heads.length && last.every((h) => heads.includes(h))) return undefined;
+    // The writer dates an entry just past what it cites (the patient's entries, the grant among their past).
+    const ts = Math.max(this.now(), (this.replica.log(vault)?.entry(grant)?.header.ts ?? -1) + 1);
+    if (!this.replica.mayWriteReceipt(vault, this.identity.did, grant, ts)) return undefined;
+    const receipt = await this.writerOf(vault).append(this.identity, 'access', { grant, scope, heads }, { ts: this.now() });
+    await this.noteWritten(vault, [receipt]);
+    return receipt;
   }
 
   /** The records of a vault shared with this device (opened with the keys its grants carry). */

@@ -1,5 +1,6 @@
+import { multiaddr } from '@multiformats/multiaddr';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { VaultId } from '../../src/grants/index.js';
+import { LogWriter, type VaultId } from '../../src/grants/index.js';
 import type { Vault } from '../../src/store/index.js';
 import { put, shareThroughInvitation, startDevice, testClock, type Device } from './sync-helpers.js';
 
@@ -81,5 +82,64 @@ describe('persisted sync states are bounded, real engines over real libp2p', () 
     const patient3 = await restart(patient2);
     expect((await syncStateKeys(patient3.vaultStore)).filter((k) => k.includes(a.identity.did))).toEqual([]);
     void a;
+  });
+});
+
+describe('access receipts are bounded per grantee, real engines over real libp2p', () => {
+  const devices: Device[] = [];
+  afterEach(async () => {
+    for (const d of devices.splice(0)) await d.stop();
+  });
+
+  const receiptsOf = (d: Device, by: string) => d.node.accessTrail().filter((r) => r.by === by);
+
+  it('an honest provider writes no receipt for a pull that read nothing new, stays within the limit, and is never banned', async () => {
+    const clock = testClock();
+    const [patient, provider] = await Promise.all([startDevice({ now: clock.now }), startDevice({ now: clock.now })]);
+    devices.push(patient, provider);
+    const vault = await patient.node.createVault(null);
+    await patient.node.editRecords(['labs'], (r) => put(r, 'labs', 'Observation/lab-0', lab(0)));
+    const first = await shareThroughInvitation(patient, provider, { name: 'Clinic', scopes: ['labs'], purpose: 'treatment', days: 30 });
+    expect(first.receipts).toHaveLength(1);
+
+    // Nothing new: no receipt, however often it pulls.
+    for (let i = 0; i < 5; i++) expect((await provider.node.pull(vault)).receipts).toEqual([]);
+    expect(receiptsOf(patient, provider.identity.did)).toHaveLength(1);
+
+    // Something new on every pull, more often than the limit (12 an hour) allows.
+    for (let i = 1; i <= 14; i++) {
+      clock.advance(1000);
+      await patient.node.editRecords(['labs'], (r) => put(r, 'labs', `Observation/lab-${i}`, lab(i)));
+      await provider.node.pull(vault);
+    }
+    expect(receiptsOf(patient, provider.identity.did)).toHaveLength(12);
+    expect(patient.node.syncStatus().misbehaviour).toEqual([]);
+    expect(patient.node.syncStatus().bans).toEqual([]);
+
+    // An hour on, the next pull receipts what it read (the skipped reads are covered by its heads).
+    clock.advance(3_600_000);
+    expect((await provider.node.pull(vault)).receipts).toHaveLength(1);
+    expect(receiptsOf(patient, provider.identity.did)).toHaveLength(13);
+  });
+
+  it('refuses and bans a grantee that floods the patient’s log with receipts, keeping none over the limit', async () => {
+    const [patient, provider, honest] = await Promise.all([startDevice(), startDevice(), startDevice()]);
+    devices.push(patient, provider, honest);
+    const vault = await patient.node.createVault(null);
+    await patient.node.editRecords(['labs'], (r) => put(r, 'labs', 'Observation/lab-0', lab(0)));
+    await shareThroughInvitation(patient, provider, { name: 'Clinic', scopes: ['labs'], purpose: 'treatment', days: 30 });
+    await shareThroughInvitation(patient, honest, { name: 'Other clinic', scopes: ['labs'], purpose: 'treatment', days: 30 });
+    const grant = patient.node.liveGrants().find((g) => g.grantee === provider.identity.did)!.entry;
+
+    // The provider signs receipts past the engine's own check, straight on its log copy.
+    const writer = new LogWriter(provider.node.log(vault)!);
+    for (let i = 0; i < 40; i++) await writer.append(provider.identity, 'access', { grant, scope: 'labs', heads: [] }, { ts: Date.now() });
+    await expect(provider.node.exchangeLog(multiaddr(patient.address()), vault)).rejects.toMatchObject({ code: expect.any(String) });
+
+    expect(receiptsOf(patient, provider.identity.did).length).toBeLessThanOrEqual(12);
+    expect(patient.node.syncStatus().misbehaviour).toEqual([expect.objectContaining({ remote: provider.identity.did, code: 'INVALID_ENTRY', detail: expect.stringMatching(/^RECEIPT_LIMIT/) })]);
+    // The honest provider is still served.
+    await patient.node.editRecords(['labs'], (r) => put(r, 'labs', 'Observation/lab-1', lab(1)));
+    expect((await honest.node.pull(vault)).receipts).toHaveLength(1);
   });
 });
