@@ -8,6 +8,9 @@ import { defineConfig } from 'wxt';
 // by the content script as a web-accessible script, since MV2 has no MAIN-world content scripts.
 export default defineConfig({
   srcDir: '.',
+  // The e2e build (WXT_PV_TEST_CLOCK=1: a test may move the engine's clock) goes to its own folder,
+  // so the folder a user loads (.output/chrome-mv3, from npm start or npm run build) never holds it.
+  outDir: process.env['WXT_PV_TEST_CLOCK'] === '1' ? '.output-e2e' : '.output',
   entrypointsDir: 'entrypoints',
   manifest: ({ browser }) => ({
     name: 'Patient Vault',

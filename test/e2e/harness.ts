@@ -10,8 +10,8 @@ import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import AxeBuilderSource from 'axe-core';
 
-/** Where `wxt build` puts the Chromium extension. */
-export const EXTENSION_DIR = resolve(import.meta.dirname, '../../.output/chrome-mv3');
+/** The e2e build (with the test clock; wxt.config.ts sends it here, apart from what users load). */
+export const EXTENSION_DIR = resolve(import.meta.dirname, '../../.output-e2e/chrome-mv3');
 /** Where view screenshots go (committed, referenced from the README). */
 export const SCREENSHOT_DIR = resolve(import.meta.dirname, '../../docs/screenshots');
 /** Chromium binary (Debian package). */
