@@ -57,6 +57,8 @@ export const DEFAULT_RECEIPT_LIMIT: ReceiptLimit = { max: 12, windowMs: 3_600_00
  */
 export class GrantLogReplica implements LogReplica {
   private readonly books = new Map<string, Book>();
+  /** The change of each log copy running now (see {@link exclusive}). */
+  private readonly tails = new Map<string, Promise<void>>();
   private readonly identity: Identity;
   private readonly now: () => number;
   private readonly onAdded: EntriesAdded | undefined;
@@ -215,7 +217,33 @@ export class GrantLogReplica implements LogReplica {
     return Promise.resolve(out);
   }
 
-  async receive(remote: Did, vault: string, entries: readonly WireEntry[]): Promise<ReceiveResult> {
+  /**
+   * Runs `run` when no other change of `vault`'s log copy is running here. LogVerifier.add awaits
+   * signature checks between looking an entry up and keeping it: two adds in flight with the same
+   * entries (concurrent exchanges with one peer bring the same batch twice) would each keep it, and
+   * the copy would show its author signing "different entries" at one seq — an equivocation that
+   * takes the author's authority away. Every add to a copy goes through here (receive, and the
+   * engine's writes).
+   */
+  exclusive<T>(vault: string, run: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(vault) ?? Promise.resolve();
+    const next = previous.then(run, run);
+    const tail = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.tails.set(vault, tail);
+    void tail.then(() => {
+      if (this.tails.get(vault) === tail) this.tails.delete(vault);
+    });
+    return next;
+  }
+
+  receive(remote: Did, vault: string, entries: readonly WireEntry[]): Promise<ReceiveResult> {
+    return this.exclusive(vault, () => this.receiveNow(remote, vault, entries));
+  }
+
+  private async receiveNow(remote: Did, vault: string, entries: readonly WireEntry[]): Promise<ReceiveResult> {
     const book = this.books.get(vault);
     if (!book) return { ok: false, code: 'INVALID_ENTRY', detail: 'this node holds no log of that vault' };
     const all: SignedEntry[] = entries.map((e) => (e.body === undefined ? { header: e.header, signature: e.signature } : { header: e.header, signature: e.signature, body: e.body }));

@@ -514,7 +514,7 @@ export class VaultNode extends EventTarget {
     const scopes = SCOPES_IN_ORDER;
     const keys = (await Promise.all(scopes.map((scope) => sealScopeKeys(device, vault, records.exportScopeKeys(scope))))).flat();
     keys.sort((a, b) => (a.scope === b.scope ? a.epoch - b.epoch : a.scope < b.scope ? -1 : 1));
-    const entry = await this.writerOf(vault).append(this.identity, 'device.add', { device, label, keys }, { ts: this.now() });
+    const entry = await this.replica.exclusive(vault, () => this.writerOf(vault).append(this.identity, 'device.add', { device, label, keys }, { ts: this.now() }));
     await this.noteWritten(vault, [entry]);
     return entry.id;
   }
@@ -1032,7 +1032,7 @@ export class VaultNode extends EventTarget {
     // The writer dates an entry just past what it cites (the patient's entries, the grant among their past).
     const ts = Math.max(this.now(), (this.replica.log(vault)?.entry(grant)?.header.ts ?? -1) + 1);
     if (!this.replica.mayWriteReceipt(vault, this.identity.did, grant, ts)) return undefined;
-    const receipt = await this.writerOf(vault).append(this.identity, 'access', { grant, scope, heads }, { ts: this.now() });
+    const receipt = await this.replica.exclusive(vault, () => this.writerOf(vault).append(this.identity, 'access', { grant, scope, heads }, { ts: this.now() }));
     await this.noteWritten(vault, [receipt]);
     return receipt;
   }
@@ -1293,7 +1293,8 @@ export class VaultNode extends EventTarget {
   private async write<T extends EntryType>(vault: VaultId, type: T, body: BodyOf[T]): Promise<SignedEntry & { id: EntryId }> {
     let entry: SignedEntry & { id: EntryId };
     try {
-      entry = await this.writerOf(vault).append(this.identity, type, body, { ts: this.now() });
+      // One change of the log copy at a time (GrantLogReplica.exclusive): never beside a receive.
+      entry = await this.replica.exclusive(vault, () => this.writerOf(vault).append(this.identity, type, body, { ts: this.now() }));
     } catch (error) {
       throw asNodeError(error, type);
     }

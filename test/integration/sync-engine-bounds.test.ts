@@ -143,3 +143,47 @@ describe('access receipts are bounded per grantee, real engines over real libp2p
     expect((await honest.node.pull(vault)).receipts).toHaveLength(1);
   });
 });
+
+describe('one engine writing log entries from concurrent calls, real engines over real libp2p', () => {
+  const devices: Device[] = [];
+  afterEach(async () => {
+    for (const d of devices.splice(0)) await d.stop();
+  });
+
+  it('never equivocates: a live pull, refresh pulls and approvals at once leave every author one chain', async () => {
+    const [patient, provider, other] = await Promise.all([startDevice(), startDevice(), startDevice()]);
+    devices.push(patient, provider, other);
+    const vault = await patient.node.createVault(null);
+    await patient.node.editRecords(['labs', 'summary'], async (r) => {
+      await put(r, 'labs', 'Observation/lab-0', lab(0));
+      await put(r, 'summary', 'Condition/c-0', { clinicalStatus: { text: 'active' }, code: { text: 'synthetic condition' } });
+    });
+    await shareThroughInvitation(patient, provider, { name: 'Clinic', scopes: ['labs', 'summary'], purpose: 'treatment', days: 30 });
+    await patient.node.editRecords(['labs', 'summary'], async (r) => {
+      await put(r, 'labs', 'Observation/lab-1', lab(1));
+      await put(r, 'summary', 'Condition/c-1', { clinicalStatus: { text: 'active' }, code: { text: 'synthetic condition 1' } });
+    });
+
+    // Provider: a live pull and two refresh pulls write receipts at once. Patient: two grants and
+    // an approval at once.
+    patient.node.addEventListener('request', (e) => void patient.node.approve((e as CustomEvent<{ id: string }>).detail.id));
+    await Promise.all([
+      provider.node.pull(vault, { live: true }),
+      provider.node.pull(vault),
+      provider.node.pull(vault),
+      patient.node.grant(other.identity.did, { scopes: ['labs'], purpose: 'treatment', expires: null }),
+      patient.node.grant(other.identity.did, { scopes: ['summary'], purpose: 'treatment', expires: null }),
+      other.node.redeem(await patient.node.invite(patient.address()), { name: 'Other', scopes: ['labs'], purpose: 'treatment', days: 5 }),
+    ]);
+    await provider.node.exchangeLog(multiaddr(patient.address()), vault);
+
+    for (const d of [provider, patient]) {
+      const log = d.node.log(vault)!;
+      const problems = log.problems(Date.now()).map((p) => p.code);
+      expect(problems).not.toContain('EQUIVOCATION');
+      expect(problems).toEqual([]);
+    }
+    expect(patient.node.liveGrants().map((g) => g.grantee).sort()).toEqual([provider.identity.did, other.identity.did, other.identity.did, other.identity.did].sort());
+    expect(patient.node.accessTrail().filter((r) => r.by === provider.identity.did).length).toBeGreaterThanOrEqual(3);
+  });
+});
