@@ -1489,23 +1489,19 @@ export class LogVerifier {
  */
 export function vaultOf(entries: readonly SignedEntry[]): VaultId | null {
   const named = new Map<string, number>();
-  for (const e of entries) {
-    if (!(e?.header instanceof Uint8Array) || !(e.signature instanceof Uint8Array)) continue;
-    let h: EntryHeader;
-    try {
-      h = decodeHeader(e.header);
-    } catch {
-      continue;
-    }
-    const vault = h.type === 'genesis' ? entryIdOf(e.header, e.signature) : h.vault;
-    if (vault !== null) named.set(vault, (named.get(vault) ?? 0) + 1);
-  }
+  for (const vault of vaultsNamed(entries)) named.set(vault, (named.get(vault) ?? 0) + 1);
   const candidates = [...named.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
   return (candidates[0]?.[0] ?? null) as VaultId | null;
 }
 
 /** The vault the first readable entry names (a genesis names its own id), or null if none is readable. */
 function firstVaultNamed(entries: readonly SignedEntry[]): VaultId | null {
+  for (const vault of vaultsNamed(entries)) return vault;
+  return null;
+}
+
+/** The vault each readable entry names, in order (a genesis names its own id); unreadable ones are skipped. */
+function* vaultsNamed(entries: readonly SignedEntry[]): Generator<VaultId> {
   for (const e of entries) {
     if (!(e?.header instanceof Uint8Array) || !(e.signature instanceof Uint8Array)) continue;
     let h: EntryHeader;
@@ -1515,9 +1511,8 @@ function firstVaultNamed(entries: readonly SignedEntry[]): VaultId | null {
       continue;
     }
     const vault = h.type === 'genesis' ? entryIdOf(e.header, e.signature) : h.vault;
-    if (vault !== null) return vault as VaultId;
+    if (vault !== null) yield vault as VaultId;
   }
-  return null;
 }
 
 /**
