@@ -1371,6 +1371,9 @@ export class VaultNode extends EventTarget {
   private noteServed(vault: VaultId, contact: Did, scope: ScopeName, now: number): void {
     const key = `${vault}/${contact}/${scope}`;
     if (now - (this.servedLast.get(key) ?? -Infinity) < SERVED_NOTE_INTERVAL_MS) return;
+    // Entries older than the interval suppress nothing any more: dropped, so the map holds only
+    // the servings of the last minute.
+    for (const [k, at] of this.servedLast) if (now - at >= SERVED_NOTE_INTERVAL_MS) this.servedLast.delete(k);
     this.servedLast.set(key, now);
     const note: ServedNote = { at: now, contact, scope };
     const list = this.served.get(vault) ?? [];
