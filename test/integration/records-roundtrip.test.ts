@@ -6,19 +6,11 @@ import { exportBundle, exportIps } from '../../src/records/export.js';
 import type { RecordStore } from '../../src/records/store/record-store.js';
 import { encodeBase64 } from '../../src/records/store/attachments.js';
 import { generatePatientBundle } from '../fixtures/generator.js';
-import { NOW, codeOf, item, lab, newStore, patient } from './records-support.js';
+import { NOW, codeOf, everyRecord, item, lab, newStore, patient } from './records-support.js';
 
 async function importInto(store: RecordStore, bundle: unknown) {
   const parsed = await parseImport(JSON.stringify(bundle), { now: NOW, resolveReference: store.resolveReference });
   return store.importResources(parsed.resources);
-}
-
-async function everything(store: RecordStore) {
-  const keys = store
-    .list()
-    .map((l) => l.key)
-    .sort();
-  return (await store.getMany(keys)).map((r) => ({ key: r.key, scope: r.scope, resource: r.resource }));
 }
 
 describe('export', () => {
@@ -34,7 +26,7 @@ describe('export', () => {
         const { store: b } = await newStore();
         const result = await importInto(b, exported);
         expect(Object.values(result.counts).every((c) => c.updated === 0 && c.unchanged === 0)).toBe(true);
-        expect(await everything(b)).toEqual(await everything(a));
+        expect(await everyRecord(b)).toEqual(await everyRecord(a));
 
         // Into the vault it came from: nothing new.
         const again = await importInto(a, exported);

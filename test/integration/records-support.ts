@@ -4,7 +4,7 @@
  */
 import { MemoryStorage, Vault, WEAK_TEST_KDF_COST, type Storage } from '../../src/store/index.js';
 import { RecordStore, type RecordStoreOptions } from '../../src/records/store/record-store.js';
-import type { ResourceToStore } from '../../src/records/store/types.js';
+import type { ResourceToStore, StoredRecord } from '../../src/records/store/types.js';
 import type { Resource } from '@medplum/fhirtypes';
 
 export const PASSPHRASE = 'a synthetic test passphrase';
@@ -24,6 +24,15 @@ export async function reopen(storage: Storage, options: RecordStoreOptions = {})
   const vault = await Vault.open(storage, { allowWeakKdf: true });
   await vault.unlock(PASSPHRASE);
   return { vault, store: await RecordStore.open(vault, { now: () => NOW, ...options }) };
+}
+
+/** Every record the store holds (key, scope, resource), in key order: equal lists mean the same records. */
+export async function everyRecord(store: RecordStore): Promise<Pick<StoredRecord, 'key' | 'scope' | 'resource'>[]> {
+  const keys = store
+    .list()
+    .map((l) => l.key)
+    .sort();
+  return (await store.getMany(keys)).map((r) => ({ key: r.key, scope: r.scope, resource: r.resource }));
 }
 
 /** Every key and value the storage holds (values in hex): equal dumps mean byte-identical storage. */

@@ -4,7 +4,7 @@ import { parseImport } from '../../src/records/index.js';
 import { exportBundle } from '../../src/records/export.js';
 import { ipsSections } from '../../src/records/store/queries.js';
 import type { RecordStore } from '../../src/records/store/record-store.js';
-import { NOW, newStore } from './records-support.js';
+import { NOW, everyRecord, newStore } from './records-support.js';
 
 /**
  * Real Synthea output (not our generator): one patient's FHIR R4 transaction bundle, trimmed to four
@@ -17,14 +17,6 @@ const source = JSON.parse(new TextDecoder().decode(bytes)) as { type: string; en
 async function importSample(store: RecordStore) {
   const parsed = await parseImport(bytes, { now: NOW, fileName: 'synthea.json', resolveReference: store.resolveReference });
   return { parsed, result: await store.importResources(parsed.resources) };
-}
-
-async function everything(store: RecordStore) {
-  const keys = store
-    .list()
-    .map((l) => l.key)
-    .sort();
-  return (await store.getMany(keys)).map((r) => ({ key: r.key, scope: r.scope, resource: r.resource }));
 }
 
 /** Every `reference` string in a value. */
@@ -107,10 +99,10 @@ describe('a real Synthea R4 bundle', () => {
   it('adds nothing when the same file is imported again', async () => {
     const { store } = await newStore();
     await importSample(store);
-    const before = await everything(store);
+    const before = await everyRecord(store);
     const { result } = await importSample(store);
     for (const counts of Object.values(result.counts)) expect(counts).toMatchObject({ added: 0, updated: 0 });
-    expect(await everything(store)).toEqual(before);
+    expect(await everyRecord(store)).toEqual(before);
   });
 
   it('exports to a bundle that imports into a new vault as the same records', async () => {
@@ -121,7 +113,7 @@ describe('a real Synthea R4 bundle', () => {
     const { store: b } = await newStore();
     const parsed = await parseImport(JSON.stringify(exported), { now: NOW, resolveReference: b.resolveReference });
     await b.importResources(parsed.resources);
-    expect(await everything(b)).toEqual(await everything(a));
+    expect(await everyRecord(b)).toEqual(await everyRecord(a));
   });
 
   it('fills the IPS sections from it: the cardiac arrest, its procedures and medications, the two flu shots', async () => {
