@@ -5,23 +5,10 @@ import { DOC_MAX_INBOUND_STREAMS, DOC_PROTOCOL, DocSync, DocumentHandle } from '
 import { FramedStream, RemoteEndError } from './framing.js';
 import { INVITE_PROTOCOL, InviteService, MemoryInvitationBook, RequestQueue } from './invite/index.js';
 import { LOG_PROTOCOL, LogSync, type LogReplica } from './log/index.js';
-import { encodeCanonical } from '../crypto/index.js';
-import { eventually, startPeers, stopPeers, type TestPeer } from './testkit.js';
+import { canonicalFrame, eventually, startPeers, stopPeers, varint, type TestPeer } from './testkit.js';
 import { z } from 'zod';
 
 type Scope = { items: Record<string, Uint8Array> };
-
-/** A varint (unsigned LEB128) length prefix, as lpStream writes it. */
-function varint(value: number): Uint8Array {
-  const out: number[] = [];
-  let v = value;
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-  return new Uint8Array(out);
-}
 
 /** Reads what the server answers: its `end` reason, or how the stream closed. */
 async function answer(stream: Stream): Promise<string> {
@@ -74,7 +61,7 @@ describe('hostile peers against a node, over real libp2p', () => {
     ['random garbage in a frame', () => new Uint8Array([0x20, ...crypto.getRandomValues(new Uint8Array(299))])],
     ['a frame of invalid CBOR', () => new Uint8Array([...varint(4), 0xff, 0xfe, 0xfd, 0xfc])],
     ['a frame of non-canonical CBOR', () => new Uint8Array([...varint(3), 0xa1, 0x61, 0x76].slice(0, 1 + 3))],
-    ['a message without version', () => { const body = encodeCanonical({ t: 'open' }); return new Uint8Array([...varint(body.length), ...body]); }],
+    ['a message without version', () => canonicalFrame({ t: 'open' })],
   ])('refuses %s on the doc protocol and bans the sender, and keeps serving others', async (_what, bytes) => {
     const stream = await attacker.node.dialProtocol(target.node.getMultiaddrs(), DOC_PROTOCOL);
     stream.send(bytes());
@@ -85,8 +72,7 @@ describe('hostile peers against a node, over real libp2p', () => {
 
   it('refuses a message of another protocol version with UNSUPPORTED_VERSION', async () => {
     const stream = await attacker.node.dialProtocol(target.node.getMultiaddrs(), DOC_PROTOCOL);
-    const body = encodeCanonical({ v: 2, t: 'open', vault: 'v', doc: 'labs', heads: [] });
-    stream.send(new Uint8Array([...varint(body.length), ...body]));
+    stream.send(canonicalFrame({ v: 2, t: 'open', vault: 'v', doc: 'labs', heads: [] }));
     expect(await answer(stream)).toBe('UNSUPPORTED_VERSION');
     await honestPeerStillSyncs();
   });

@@ -2,14 +2,14 @@ import * as Automerge from '@automerge/automerge';
 import { multiaddr } from '@multiformats/multiaddr';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DOC_PROTOCOL, DocSync, DocumentHandle } from './doc/index.js';
-import { encodeCanonical, generateIdentity } from '../crypto/index.js';
+import { generateIdentity } from '../crypto/index.js';
 import { FramedStream, RemoteEndError } from './framing.js';
 import { z } from 'zod';
 import { MemoryStorage } from '../store/index.js';
 import { createNodeLibp2p } from './libp2p/node.js';
 import { MailboxClient, slotDocName } from './mailbox/index.js';
 import { startRelay, type Relay, type RelayLimits } from './relay.js';
-import { eventually, startPeers, stopPeers, type TestPeer } from './testkit.js';
+import { canonicalFrame, eventually, startPeers, stopPeers, varint, type TestPeer } from './testkit.js';
 
 type Scope = { items: Record<string, Uint8Array> };
 
@@ -18,23 +18,6 @@ function sealedLike(count: number, size: number): DocumentHandle<Scope> {
   const items: Record<string, Uint8Array> = {};
   for (let i = 0; i < count; i++) items[`k${i}`] = crypto.getRandomValues(new Uint8Array(size));
   return new DocumentHandle<Scope>(Automerge.from<Scope>({ items }));
-}
-
-/** A varint (unsigned LEB128) length prefix, as lpStream writes it. */
-function varint(value: number): Uint8Array {
-  const out: number[] = [];
-  let v = value;
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-  return new Uint8Array(out);
-}
-
-function frame(message: object): Uint8Array {
-  const body = encodeCanonical(message);
-  return new Uint8Array([...varint(body.length), ...body]);
 }
 
 function client(peer: TestPeer): DocSync {
@@ -195,7 +178,7 @@ describe('relay: mailbox quotas and memory bounds against oversized and hostile 
     await start({ maxSlotBytes: 64 * 1024 });
     const stream = await patient.node.dialProtocol(relayTcp(), DOC_PROTOCOL);
     const framed = new FramedStream(stream, { maxMessageBytes: 1 << 20, readTimeoutMs: 10_000 });
-    stream.send(frame({ v: 1, t: 'open', vault: 'vault-1', doc: slotOf(patient, 'labs'), heads: [] }));
+    stream.send(canonicalFrame({ v: 1, t: 'open', vault: 'vault-1', doc: slotOf(patient, 'labs'), heads: [] }));
     expect(await framed.read(z.object({ t: z.literal('ready'), access: z.literal('write') }).loose())).toMatchObject({ access: 'write' });
     // Only the prefix of a 1 MB frame is sent: the answer comes without waiting for its body.
     stream.send(varint(1_000_000));
