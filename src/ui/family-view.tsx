@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { SCOPES, SENSITIVE_SCOPES, type FamilyOverview, type Scope, type VaultRef, type VaultStatus } from '../api/index.js';
 import { errorText, useHost, useHostQuery } from './host-context.js';
-import { Card, Outcome, PartyName } from './parts.js';
+import { Card, ColumnHeads, Outcome, PartyName } from './parts.js';
 import { Loading } from './records-view.js';
 import { ScopePicker, SCOPE_TEXT } from './scope-picker.js';
 import { NotAvailable } from './vault-app.js';
@@ -312,16 +312,7 @@ function Contacts({ o }: { o: FamilyOverview }) {
         <p class="muted">No trusted contact yet.</p>
       ) : (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Contact</th>
-              <th scope="col">May ask for</th>
-              <th scope="col">Wait</th>
-              <th scope="col">
-                <span class="skip">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <ColumnHeads columns={['Contact', 'May ask for', 'Wait']} actions />
           <tbody>
             {contacts.map((c) => (
               <tr key={c.entry}>
@@ -371,17 +362,7 @@ function EmergencyRequests({ o, acts }: { o: FamilyOverview; acts: boolean }) {
   return (
     <Card id="emergencies" title="Emergency requests">
       <table>
-        <thead>
-          <tr>
-            <th scope="col">From</th>
-            <th scope="col">Scopes</th>
-            <th scope="col">Opens</th>
-            <th scope="col">State</th>
-            <th scope="col">
-              <span class="skip">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <ColumnHeads columns={['From', 'Scopes', 'Opens', 'State']} actions />
         <tbody>
           {o.emergencies.map((e) => (
             <tr key={e.request} data-testid="emergency-request">
@@ -430,14 +411,7 @@ function FamilyTrail({ o }: { o: FamilyOverview }) {
         <p class="muted">Nothing yet.</p>
       ) : (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">Who</th>
-              <th scope="col">What</th>
-              <th scope="col">Concerning</th>
-            </tr>
-          </thead>
+          <ColumnHeads columns={['When', 'Who', 'What', 'Concerning']} />
           <tbody>
             {o.trail.slice(0, 100).map((t, i) => (
               <tr key={i}>

@@ -37,3 +37,26 @@ export function PartyName({ party }: { party: { readonly did: string; readonly n
     </span>
   );
 }
+
+/**
+ * A table's header row: one column header per name and, with `actions`, a last column for the
+ * row's buttons, named "Actions" for screen readers only (its cells need no visible heading).
+ */
+export function ColumnHeads({ columns, actions = false }: { columns: readonly string[]; actions?: boolean }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((c) => (
+          <th scope="col" key={c}>
+            {c}
+          </th>
+        ))}
+        {actions && (
+          <th scope="col">
+            <span class="skip">Actions</span>
+          </th>
+        )}
+      </tr>
+    </thead>
+  );
+}

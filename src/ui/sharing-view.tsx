@@ -6,7 +6,7 @@ import { Loading } from './records-view.js';
 import { ScopePicker, SCOPE_TEXT } from './scope-picker.js';
 import { PendingPrompts } from './approve-view.js';
 import { NotAvailable } from './vault-app.js';
-import { PartyName } from './parts.js';
+import { ColumnHeads, PartyName } from './parts.js';
 import { useVaultChoice } from './vault-choice.js';
 
 /** Sharing: pending requests, invitations (QR + link), active grants with revoke. */
@@ -102,18 +102,7 @@ function Grants() {
         <p class="muted">You have not shared anything.</p>
       ) : (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Provider</th>
-              <th scope="col">Scopes</th>
-              <th scope="col">Purpose</th>
-              <th scope="col">Until</th>
-              <th scope="col">Status</th>
-              <th scope="col">
-                <span class="skip">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <ColumnHeads columns={['Provider', 'Scopes', 'Purpose', 'Until', 'Status']} actions />
           <tbody>
             {q.value.map((g) => (
               <tr key={g.id}>

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { SCOPES, type InboxItemView, type Scope, type VaultStatus } from '../api/index.js';
 import { errorText, useHost, useHostQuery } from './host-context.js';
-import { Card, Outcome, PartyName } from './parts.js';
+import { Card, ColumnHeads, Outcome, PartyName } from './parts.js';
 import { RecordCard } from './record-card.js';
 import { Loading } from './records-view.js';
 import { SCOPE_TEXT } from './scope-picker.js';
@@ -130,13 +130,7 @@ function Trail() {
       </div>
       <table>
         <caption class="skip">Access receipts</caption>
-        <thead>
-          <tr>
-            <th scope="col">When</th>
-            <th scope="col">Who</th>
-            <th scope="col">Scope</th>
-          </tr>
-        </thead>
+        <ColumnHeads columns={['When', 'Who', 'Scope']} />
         <tbody>
           {rows.map((r) => (
             <tr key={r.id}>
