@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { SCOPES, SENSITIVE_SCOPES, type FamilyOverview, type Scope, type VaultRef, type VaultStatus } from '../api/index.js';
 import { errorText, useHost, useHostQuery } from './host-context.js';
@@ -42,6 +43,29 @@ function LinkOut({ id, link, text }: { id: string; link: string; text: string })
       <label for={id}>{text}</label>
       <input id={id} type="text" readOnly value={link} onFocus={(e) => e.currentTarget.select()} />
     </div>
+  );
+}
+
+/** The name and did:key inputs of a person being named (a guardian, a trusted contact); `id` prefixes the inputs' ids. */
+function PersonFields({ id, name, did, onName, onDid }: { id: string; name: string; did: string; onName: (name: string) => void; onDid: (did: string) => void }) {
+  return (
+    <>
+      <label for={`${id}-name`}>Their name</label>
+      <input id={`${id}-name`} type="text" value={name} maxLength={120} onInput={(e) => onName(e.currentTarget.value)} />
+      <label for={`${id}-did`}>Their identity (did:key)</label>
+      <input id={`${id}-did`} type="text" value={did} onInput={(e) => onDid(e.currentTarget.value)} required />
+    </>
+  );
+}
+
+/** A form's submit button, on its own line. */
+function SubmitRow({ disabled, children }: { disabled: boolean; children: ComponentChildren }) {
+  return (
+    <p>
+      <button type="submit" disabled={disabled}>
+        {children}
+      </button>
+    </p>
   );
 }
 
@@ -105,11 +129,7 @@ function Dependents({ vaults }: { vaults: readonly VaultRef[] }) {
         <input id="dependent-name" type="text" value={label} maxLength={120} onInput={(e) => setLabel(e.currentTarget.value)} required />
         <label for="dependent-until">Guardianship ends on (optional, e.g. their 18th birthday)</label>
         <input id="dependent-until" type="date" value={until} onInput={(e) => setUntil(e.currentTarget.value)} />
-        <p>
-          <button type="submit" disabled={a.busy || label.trim() === ''}>
-            Create vault
-          </button>
-        </p>
+        <SubmitRow disabled={a.busy || label.trim() === ''}>Create vault</SubmitRow>
       </form>
       <Outcome done={a.done} error={a.error} />
     </Card>
@@ -179,15 +199,8 @@ function Guardians({ o }: { o: FamilyOverview }) {
     <Card id="guardians" title="Add a second guardian">
       <p class="small muted">Each guardian acts with their own device key. Ask them for their identity (Settings → Your identity).</p>
       <form onSubmit={(e) => void add(e)}>
-        <label for="guardian-name">Their name</label>
-        <input id="guardian-name" type="text" value={name} maxLength={120} onInput={(e) => setName(e.currentTarget.value)} />
-        <label for="guardian-did">Their identity (did:key)</label>
-        <input id="guardian-did" type="text" value={did} onInput={(e) => setDid(e.currentTarget.value)} required />
-        <p>
-          <button type="submit" disabled={a.busy || !did.trim().startsWith('did:key:')}>
-            Add guardian
-          </button>
-        </p>
+        <PersonFields id="guardian" name={name} did={did} onName={setName} onDid={setDid} />
+        <SubmitRow disabled={a.busy || !did.trim().startsWith('did:key:')}>Add guardian</SubmitRow>
       </form>
       <Outcome done={a.done} error={a.error} />
       {link && <LinkOut id="guardian-link" link={link} text="Link for the new guardian (they open Family → Use a link)" />}
@@ -334,18 +347,11 @@ function Contacts({ o }: { o: FamilyOverview }) {
       <form onSubmit={(e) => void add(e)}>
         <h3>Name a trusted contact</h3>
         <p class="small muted">They can ask for access in an emergency. You are told and can deny during the wait; with no denial, access to the scopes you choose opens when the wait ends.</p>
-        <label for="contact-name">Their name</label>
-        <input id="contact-name" type="text" value={name} maxLength={120} onInput={(e) => setName(e.currentTarget.value)} />
-        <label for="contact-did">Their identity (did:key)</label>
-        <input id="contact-did" type="text" value={did} onInput={(e) => setDid(e.currentTarget.value)} required />
+        <PersonFields id="contact" name={name} did={did} onName={setName} onDid={setDid} />
         <ScopePicker legend="They may ask for" value={scopes} onChange={setScopes} />
         <label for="contact-wait">Wait before access opens (hours)</label>
         <input id="contact-wait" type="number" min={0} max={8760} value={hours} onInput={(e) => setHours(Number(e.currentTarget.value))} />
-        <p>
-          <button type="submit" disabled={a.busy || scopes.length === 0 || !did.trim().startsWith('did:key:') || !(hours >= 0)}>
-            Add trusted contact
-          </button>
-        </p>
+        <SubmitRow disabled={a.busy || scopes.length === 0 || !did.trim().startsWith('did:key:') || !(hours >= 0)}>Add trusted contact</SubmitRow>
       </form>
       <Outcome done={a.done} error={a.error} />
       {link && <LinkOut id="contact-link" link={link} text="Link for the trusted contact (they open Family → Use a link)" />}
@@ -493,11 +499,7 @@ function UseLink() {
       <form onSubmit={(e) => void use(e)}>
         <label for="family-link">Link (pvault-family:…)</label>
         <textarea id="family-link" value={link} onInput={(e) => setLink(e.currentTarget.value)} required />
-        <p>
-          <button type="submit" disabled={a.busy || !link.trim().startsWith('pvault-family:')}>
-            {a.busy ? 'Connecting…' : 'Use link'}
-          </button>
-        </p>
+        <SubmitRow disabled={a.busy || !link.trim().startsWith('pvault-family:')}>{a.busy ? 'Connecting…' : 'Use link'}</SubmitRow>
       </form>
       <Outcome done={a.done} error={a.error} />
     </Card>
