@@ -12,7 +12,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { createVault, identityOf, launchProfile, newProfileDir, removeProfileDir, screenshot, seriousA11yViolations, setRelay, type Profile } from './harness.js';
+import { checkView, createVault, identityOf, launchProfile, launchProfiles, newProfileDir, removeProfileDir, setRelay, vaultOnRelay, type Profile } from './harness.js';
 import { relayAvailable, startRelayProcess, type RelayProcess } from './relay.js';
 
 let relay: RelayProcess;
@@ -23,12 +23,6 @@ const dirs: string[] = [];
 let patTab: Page;
 let chrisTab: Page;
 let chrisDid: string;
-
-async function checkView(page: Page, name: string): Promise<void> {
-  await page.waitForTimeout(200);
-  await screenshot(page, name);
-  expect(await seriousA11yViolations(page), `axe on ${name}`).toEqual([]);
-}
 
 /** A small synthetic record: an immunization and a condition (summary scope). */
 function summaryBundle(id: string, vaccine: string) {
@@ -106,11 +100,8 @@ async function useLink(tab: Page, profile: Profile, link: string): Promise<void>
 beforeAll(async () => {
   expect(relayAvailable()).toBe(true);
   relay = await startRelayProcess();
-  dirs.push(await newProfileDir('pat'), await newProfileDir('chris'));
-  [pat, chris] = await Promise.all([launchProfile('pat', dirs[0]!), launchProfile('chris', dirs[1]!)]);
-  [patTab, chrisTab] = await Promise.all([createVault(pat, { name: 'Pat Example' }), createVault(chris, { name: 'Chris Example' })]);
-  await setRelay(patTab, pat, relay.websocket!);
-  await setRelay(chrisTab, chris, relay.websocket!);
+  [pat, chris] = await launchProfiles(dirs, ['pat', 'chris']);
+  [patTab, chrisTab] = await Promise.all([vaultOnRelay(pat, 'Pat Example', relay.websocket!), vaultOnRelay(chris, 'Chris Example', relay.websocket!)]);
   chrisDid = await identityOf(chrisTab, chris);
 });
 

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import AxeBuilderSource from 'axe-core';
+import { expect } from 'vitest';
 
 /** The e2e build (with the test clock; wxt.config.ts sends it here, apart from what users load). */
 export const EXTENSION_DIR = resolve(import.meta.dirname, '../../.output-e2e/chrome-mv3');
@@ -72,6 +73,17 @@ export async function launchProfile(name: string, dir: string): Promise<Profile>
   };
 }
 
+/**
+ * Makes a fresh profile directory per name, appended to `dirs` (for removeProfileDir at the end),
+ * and launches the profiles side by side; they come back in the order of `names`.
+ */
+export async function launchProfiles<const Names extends readonly string[]>(dirs: string[], names: Names): Promise<{ -readonly [K in keyof Names]: Profile }> {
+  const mine: string[] = [];
+  for (const name of names) mine.push(await newProfileDir(name));
+  dirs.push(...mine);
+  return Promise.all(names.map(async (name, i) => launchProfile(name, mine[i]!))) as Promise<{ -readonly [K in keyof Names]: Profile }>;
+}
+
 /** Removes a profile directory. */
 export async function removeProfileDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
@@ -133,6 +145,20 @@ export async function createVault(profile: Profile, options: { name?: string; pa
   await page.getByRole('button', { name: 'Create vault' }).click();
   await page.getByRole('navigation', { name: 'Vault sections' }).waitFor({ timeout: 90_000 });
   return page;
+}
+
+/** Creates a vault named `name` in `profile` and points it at `relay`; returns the vault tab. */
+export async function vaultOnRelay(profile: Profile, name: string, relay: string): Promise<Page> {
+  const page = await createVault(profile, { name });
+  await setRelay(page, profile, relay);
+  return page;
+}
+
+/** Screenshot plus axe: the view must have no serious or critical violation. */
+export async function checkView(page: Page, name: string): Promise<void> {
+  await page.waitForTimeout(200);
+  await screenshot(page, name);
+  expect(await seriousA11yViolations(page), `axe on ${name}`).toEqual([]);
 }
 
 /** Result of a page API call made from inside a page. */

@@ -14,7 +14,7 @@ import type { Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { startDemoSites, type DemoSites } from '../../demo/sites.js';
 import { createIssuer, qrPng, shcBundle, signHealthCard, toQrLines } from '../fixtures/shc-issuer.js';
-import { approvalPage, approve, createVault, identityOf, launchProfile, newProfileDir, pageCall, removeProfileDir, screenshot, seriousA11yViolations, setRelay, TEST_PASSPHRASE, type Profile } from './harness.js';
+import { approvalPage, approve, checkView, identityOf, launchProfiles, pageCall, removeProfileDir, TEST_PASSPHRASE, vaultOnRelay, type Profile } from './harness.js';
 import { relayAvailable, startRelayProcess, type RelayProcess } from './relay.js';
 
 let sites: DemoSites;
@@ -26,13 +26,6 @@ let patientTab: Page;
 let providerTab: Page;
 let patientDid: string;
 let providerDid: string;
-
-/** Screenshot plus axe: the view must have no serious or critical violation. */
-async function checkView(page: Page, name: string): Promise<void> {
-  await page.waitForTimeout(200);
-  await screenshot(page, name);
-  expect(await seriousA11yViolations(page), `axe on ${name}`).toEqual([]);
-}
 
 /** A synthetic glucose result (no real data). */
 function glucose(value: number, date: string): string {
@@ -50,11 +43,8 @@ beforeAll(async () => {
   expect(relayAvailable()).toBe(true);
   relay = await startRelayProcess();
   sites = await startDemoSites({ ...(relay.websocket !== undefined && { relay: relay.websocket }) });
-  dirs.push(await newProfileDir('patient'), await newProfileDir('provider'));
-  [patient, provider] = await Promise.all([launchProfile('patient', dirs[0]!), launchProfile('provider', dirs[1]!)]);
-  [patientTab, providerTab] = await Promise.all([createVault(patient, { name: 'Alex Example' }), createVault(provider, { name: 'Example Clinic' })]);
-  await setRelay(patientTab, patient, relay.websocket!);
-  await setRelay(providerTab, provider, relay.websocket!);
+  [patient, provider] = await launchProfiles(dirs, ['patient', 'provider']);
+  [patientTab, providerTab] = await Promise.all([vaultOnRelay(patient, 'Alex Example', relay.websocket!), vaultOnRelay(provider, 'Example Clinic', relay.websocket!)]);
   patientDid = await identityOf(patientTab, patient);
   providerDid = await identityOf(providerTab, provider);
 });

@@ -14,14 +14,14 @@ import { DEMO_ISSUER, startDemoSites, type DemoSites } from '../../demo/sites.js
 import {
   approvalPage,
   approve,
+  checkView,
   createVault,
   identityOf,
   launchProfile,
+  launchProfiles,
   newProfileDir,
   pageCall,
   removeProfileDir,
-  screenshot,
-  seriousA11yViolations,
   setRelay,
   TEST_PASSPHRASE,
   type Profile,
@@ -37,13 +37,6 @@ let patientTab: Page;
 let providerTab: Page;
 let staff: Page;
 let patientDid: string;
-
-/** Screenshot plus axe: the view must have no serious or critical violation. */
-async function checkView(page: Page, name: string): Promise<void> {
-  await page.waitForTimeout(200);
-  await screenshot(page, name);
-  expect(await seriousA11yViolations(page), `axe on ${name}`).toEqual([]);
-}
 
 /** A new HbA1c result as a FHIR Bundle (synthetic). */
 function newLab(date: string, value: number, id: string) {
@@ -86,8 +79,7 @@ beforeAll(async () => {
   expect(relayAvailable()).toBe(true);
   relay = await startRelayProcess();
   sites = await startDemoSites({ ...(relay.websocket !== undefined && { relay: relay.websocket }) });
-  dirs.push(await newProfileDir('patient'), await newProfileDir('provider'));
-  [patient, provider] = await Promise.all([launchProfile('patient', dirs[0]!), launchProfile('provider', dirs[1]!)]);
+  [patient, provider] = await launchProfiles(dirs, ['patient', 'provider']);
 });
 
 afterAll(async () => {
