@@ -12,7 +12,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { checkView, createVault, identityOf, launchProfile, launchProfiles, newProfileDir, removeProfileDir, setRelay, vaultOnRelay, type Profile } from './harness.js';
+import { checkView, createVault, identityOf, launchProfile, launchProfiles, newProfileDir, setRelay, tearDown, vaultOnRelay, type Profile } from './harness.js';
 import { relayAvailable, startRelayProcess, type RelayProcess } from './relay.js';
 
 let relay: RelayProcess;
@@ -106,9 +106,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.allSettled([pat?.close(), chris?.close(), sam?.close()]);
-  await relay?.stop();
-  for (const d of dirs) await removeProfileDir(d);
+  await tearDown({ profiles: [pat, chris, sam], relay, dirs });
 });
 
 describe('guardian flow', () => {

@@ -10,6 +10,8 @@ import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import AxeBuilderSource from 'axe-core';
 import { expect } from 'vitest';
+import type { DemoSites } from '../../demo/sites.js';
+import type { RelayProcess } from './relay.js';
 
 /** The e2e build (with the test clock; wxt.config.ts sends it here, apart from what users load). */
 export const EXTENSION_DIR = resolve(import.meta.dirname, '../../.output-e2e/chrome-mv3');
@@ -82,6 +84,17 @@ export async function launchProfiles<const Names extends readonly string[]>(dirs
   for (const name of names) mine.push(await newProfileDir(name));
   dirs.push(...mine);
   return Promise.all(names.map(async (name, i) => launchProfile(name, mine[i]!))) as Promise<{ -readonly [K in keyof Names]: Profile }>;
+}
+
+/**
+ * The end of a test file: closes every browser (one failing to close does not stop the rest), then the
+ * demo sites and the relay, then removes the profile directories. Takes what was started so far.
+ */
+export async function tearDown(started: { profiles: readonly (Profile | undefined)[]; sites?: DemoSites | undefined; relay?: RelayProcess | undefined; dirs: readonly string[] }): Promise<void> {
+  await Promise.allSettled(started.profiles.map(async (p) => p?.close()));
+  await started.sites?.close();
+  await started.relay?.stop();
+  for (const d of started.dirs) await removeProfileDir(d);
 }
 
 /** Removes a profile directory. */

@@ -14,7 +14,7 @@ import type { Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { startDemoSites, type DemoSites } from '../../demo/sites.js';
 import { createIssuer, qrPng, shcBundle, signHealthCard, toQrLines } from '../fixtures/shc-issuer.js';
-import { approvalPage, approve, checkView, identityOf, launchProfiles, pageCall, removeProfileDir, TEST_PASSPHRASE, vaultOnRelay, type Profile } from './harness.js';
+import { approvalPage, approve, checkView, identityOf, launchProfiles, pageCall, tearDown, TEST_PASSPHRASE, vaultOnRelay, type Profile } from './harness.js';
 import { relayAvailable, startRelayProcess, type RelayProcess } from './relay.js';
 
 let sites: DemoSites;
@@ -50,10 +50,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.allSettled([patient?.close(), provider?.close()]);
-  await sites?.close();
-  await relay?.stop();
-  for (const d of dirs) await removeProfileDir(d);
+  await tearDown({ profiles: [patient, provider], sites, relay, dirs });
 });
 
 describe('import from a QR image', () => {

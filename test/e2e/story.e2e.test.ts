@@ -21,8 +21,8 @@ import {
   launchProfiles,
   newProfileDir,
   pageCall,
-  removeProfileDir,
   setRelay,
+  tearDown,
   TEST_PASSPHRASE,
   type Profile,
 } from './harness.js';
@@ -83,10 +83,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.allSettled([patient?.close(), provider?.close()]);
-  await sites?.close();
-  await relay?.stop();
-  for (const d of dirs) await removeProfileDir(d);
+  await tearDown({ profiles: [patient, provider], sites, relay, dirs });
 });
 
 describe('1. both set up their vaults', () => {
