@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { startDemoSites, type DemoSites } from '../../demo/sites.js';
+import { RATE_BURST, RATE_PER_SECOND } from '../../src/api/constants.js';
 import { approvalPage, createVault, launchProfile, newProfileDir, openApprovals, pageCall, promptCount, removeProfileDir, type Profile } from './harness.js';
 
 let sites: DemoSites;
@@ -136,14 +137,19 @@ describe('forged messages', () => {
 
 describe('bursts', () => {
   it('rate-limits 1,000 calls from a connected origin with 4290', async () => {
-    const codes = await hospital.evaluate(async () => {
+    const { codes, ms } = await hospital.evaluate(async () => {
       const vault = (window as unknown as { patientVault: { request(a: object): Promise<unknown> } }).patientVault;
+      const start = performance.now();
       const calls = Array.from({ length: 1000 }, () => vault.request({ method: 'vault_status' }).then(() => 'ok', (e: { code: number }) => e.code));
-      return Promise.all(calls);
+      const codes = await Promise.all(calls);
+      return { codes, ms: performance.now() - start };
     });
     const ok = codes.filter((c) => c === 'ok').length;
     expect(ok).toBeGreaterThan(0);
-    expect(ok).toBeLessThanOrEqual(40);
+    // The burst, plus what the bucket refills while the 1,000 calls are answered (a loaded machine
+    // takes longer than a second; without the limit all 1,000 would pass).
+    expect(ok).toBeLessThanOrEqual(RATE_BURST + Math.ceil((ms / 1000) * RATE_PER_SECOND) + 1);
+    expect(ok).toBeLessThan(200);
     expect(codes.filter((c) => c === 4290).length).toBe(1000 - ok);
   });
 
