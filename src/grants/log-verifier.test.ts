@@ -275,6 +275,19 @@ describe('concurrent grant and revoke', () => {
 });
 
 describe('incremental verification', () => {
+  it('admits each entry once when two adds of the same batch run at the same time', async () => {
+    const { writer, log } = await newVault(phone);
+    let ts = T0;
+    for (let i = 0; i < 40; i++) await writer.append(phone, 'grant', grantBody([clinic, lab][i % 2]!.did), { ts: (ts += HOUR) });
+    const all = log.entries();
+    const copy = new LogVerifier({ vault: log.vault });
+    const [a, b, c] = await Promise.all([copy.add(all), copy.add(all), copy.add(all.slice(10))]);
+    expect(a.added.length + b.added.length + c.added.length).toBe(all.length);
+    expect(copy.entries()).toHaveLength(all.length);
+    expect(copy.verdict(ts + HOUR)).toEqual(log.verdict(ts + HOUR));
+    expect(codes(copy.verdict(ts + HOUR))).toEqual([]);
+  });
+
   it('gives the same verdict as verifying everything at once, in any batch split', async () => {
     const { writer, log } = await newVault(phone);
     await writer.append(phone, 'device.add', { device: laptop.did, label: null, keys: [] }, { ts: T0 + HOUR });

@@ -311,7 +311,20 @@ export class LogVerifier {
    * `reportDuplicates`). Entries whose parents are missing wait until they arrive. An entry known
    * without its body is completed when it arrives again with a body that matches.
    */
-  async add(entries: readonly SignedEntry[], options: AddOptions = {}): Promise<AddResult> {
+  add(entries: readonly SignedEntry[], options: AddOptions = {}): Promise<AddResult> {
+    // One add at a time: an add awaits its signature checks, and two in flight would each find the
+    // same new entries unknown and admit them twice (read by every peer as equivocation).
+    const next = this.#addTail.then(
+      () => this.#add(entries, options),
+      () => this.#add(entries, options),
+    );
+    this.#addTail = next.catch(() => undefined);
+    return next;
+  }
+
+  #addTail: Promise<unknown> = Promise.resolve();
+
+  async #add(entries: readonly SignedEntry[], options: AddOptions): Promise<AddResult> {
     if (!isArray(entries)) throw new GrantsError('INVALID_INPUT', '"entries" expected an array');
     const known: EntryId[] = [];
     const rejectedNow: Problem[] = [];
