@@ -172,10 +172,9 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
   let session: Promise<Session> | undefined;
   let lastParse: { text: string; parsed: ParsedImport } | undefined;
   /**
-   * Runs log-writing engine calls one at a time. src/grants' LogWriter.append reads the author's
-   * head before an await and signs the next seq after it, so two concurrent appends by this device
-   * (a live pull's receipts and a refresh's, or two approvals) would sign two entries at one seq:
-   * an equivocation, after which every peer takes this device's authority away (tmp/ui-needs.md 2).
+   * Runs log-writing engine calls one at a time, in the order the user made them. (The engine and
+   * src/grants serialize appends and log changes themselves since concurrent appends were found
+   * to equivocate; this keeps the user's actions and the pulls they start in order as well.)
    */
   let writing: Promise<unknown> = Promise.resolve();
   const oneWriter = <T>(run: () => Promise<T>): Promise<T> => {
@@ -297,23 +296,19 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
 
   /**
    * Approves a provider's request with the user's edits. `allowResults` adds the grant action
-   * 'append' (the provider may push results to its inbox here). The engine's approve() takes it
-   * from `append` once it does (tmp/ui-needs.md 1); until then the grant it writes is read-only,
-   * and a second grant with 'append' for the same scopes, purpose and expiry is written beside it.
+   * 'append' (the provider may push results to its inbox here): one grant, read and append.
    */
   const approveRequest = async (node: VaultNode, pending: PendingRequest, edits: ShareEdits): Promise<EntryId> => {
-    const edit: Parameters<VaultNode['approve']>[1] & { append?: boolean } = {
-      scopes: [...edits.scopes],
-      days: edits.expiresInDays,
-      purpose: edits.purpose,
-      ...(edits.allowResults === true && { append: true }),
-    };
-    const grantId = await oneWriter(() => node.approve(pending.id, edit));
+    const grantId = await oneWriter(() =>
+      node.approve(pending.id, {
+        scopes: [...edits.scopes],
+        days: edits.expiresInDays,
+        purpose: edits.purpose,
+        ...(edits.allowResults === true && { append: true }),
+      }),
+    );
     await rememberName(pending.from, pending.request.name);
-    if (edits.allowResults !== true) return grantId;
-    const written = node.log(node.vault!)?.entry(grantId)?.body as GrantBody | undefined;
-    if (!written || written.actions.includes('append')) return grantId;
-    return oneWriter(() => node.grant(pending.from, { scopes: written.scopes, purpose: written.purpose, expires: written.expires, append: true }));
+    return grantId;
   };
 
   /** Keeps the name a party gave itself, for lists that would otherwise show its did. */
