@@ -229,12 +229,15 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
         emit({ type: 'shared-with-me' });
         emit({ type: 'records' });
       };
-      node.addEventListener('request', onRequest);
-      node.addEventListener('granted', onGrants);
-      node.addEventListener('revoked', onGrants);
-      node.addEventListener('log', onGrants);
-      node.addEventListener('received', onReceived);
-      for (const type of FAMILY_EVENTS) node.addEventListener(type, onFamily);
+      const listeners: readonly (readonly [string, (event: Event) => void])[] = [
+        ['request', onRequest],
+        ['granted', onGrants],
+        ['revoked', onGrants],
+        ['log', onGrants],
+        ['received', onReceived],
+        ...FAMILY_EVENTS.map((type) => [type, onFamily] as const),
+      ];
+      for (const [type, listener] of listeners) node.addEventListener(type, listener);
       for (const pending of node.pendingRequests()) void handleRequest(pending, node);
       return {
         vault,
@@ -245,12 +248,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
         records,
         names: await loadNames(vault),
         stopListening: () => {
-          node.removeEventListener('request', onRequest);
-          node.removeEventListener('granted', onGrants);
-          node.removeEventListener('revoked', onGrants);
-          node.removeEventListener('log', onGrants);
-          node.removeEventListener('received', onReceived);
-          for (const type of FAMILY_EVENTS) node.removeEventListener(type, onFamily);
+          for (const [type, listener] of listeners) node.removeEventListener(type, listener);
         },
       };
     })();
