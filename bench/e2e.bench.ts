@@ -19,19 +19,8 @@ const PASS = 'orbit lantern cactus velvet harbor';
 
 /** Node baselines: the engine the extension hosts, over memory storage and loopback libp2p. */
 async function nodeEngines() {
-  const { createEngineBackend } = await import('../src/api/index.js');
-  const { MemoryStorage, WEAK_TEST_KDF_COST } = await import('../src/store/index.js');
-  const { createNodeLibp2p } = await import('../src/sync/index.js');
+  const { nodeEngineBackend: make } = await import('../src/api/test-support.js');
   const address: { current?: string | undefined } = {};
-  const make = (relay?: () => string | undefined) =>
-    createEngineBackend({
-      storage: new MemoryStorage(),
-      kdfCost: WEAK_TEST_KDF_COST,
-      allowWeakKdf: true,
-      idleCheckMs: 0,
-      createLibp2p: (identity) => createNodeLibp2p({ identity, listen: ['/ip4/127.0.0.1/tcp/0'] }),
-      ...(relay && { relay }),
-    });
   const patient = await make(() => address.current);
   const provider = await make();
   await patient.create({ passphrase: PASS, displayName: 'Alex Example' });

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryStorage, WEAK_TEST_KDF_COST } from '../store/index.js';
 import { createNodeLibp2p } from '../sync/index.js';
 import { createEngineBackend, type EngineBackend } from './engine-backend.js';
+import { nodeEngineBackend } from './test-support.js';
 
 /**
  * The extension's engine backend with every real layer under it (store, records, grants, sync,
@@ -14,14 +15,7 @@ afterEach(async () => {
 });
 
 async function device(name: string, relay?: () => string | undefined): Promise<EngineBackend> {
-  const backend = await createEngineBackend({
-    storage: new MemoryStorage(),
-    kdfCost: WEAK_TEST_KDF_COST,
-    allowWeakKdf: true,
-    idleCheckMs: 0,
-    createLibp2p: (identity) => createNodeLibp2p({ identity, listen: ['/ip4/127.0.0.1/tcp/0'] }),
-    ...(relay && { relay }),
-  });
+  const backend = await nodeEngineBackend(relay);
   backends.push(backend);
   await backend.create({ passphrase: PASS, displayName: name });
   return backend;
