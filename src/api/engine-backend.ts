@@ -1,8 +1,8 @@
-import { fromBase64Url, fromUtf8, generateIdentity, identityFromSecretKey, peerIdOf, toBase64Url, utf8, type Did, type Identity } from '../crypto/index.js';
+import { fromBase64Url, fromUtf8, peerIdOf, toBase64Url, utf8, type Did, type Identity } from '../crypto/index.js';
 import { multiaddr } from '@multiformats/multiaddr';
 import { z } from 'zod';
 import { entryIdOf, type EntryId, type GenesisBody, type GrantBody, type LogVerifier, type RevokeBody, type VaultId } from '../grants/index.js';
-import { COPIED_DATA_NOTICE, VaultNode, type RecordsPort, type VaultSummary } from '../node/index.js';
+import { COPIED_DATA_NOTICE, VaultNode, deviceIdentity, type RecordsPort, type VaultSummary } from '../node/index.js';
 import {
   RecordsError,
   RecordStore,
@@ -187,7 +187,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
     session ??= (async () => {
       const vault = base.unlockedVault();
       if (!vault) throw new BackendError('LOCKED', 'The vault is locked');
-      const identity = await loadIdentity(vault);
+      const identity = await deviceIdentity(vault, IDENTITY_KEY);
       const relay = init.relay?.();
       const libp2p = await init.createLibp2p(identity, relay);
       const records = new Map<string, RecordStore>();
@@ -895,13 +895,6 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
     return names;
   }
 
-  async function loadIdentity(vault: Vault): Promise<Identity> {
-    const stored = await vault.getSealed(IDENTITY_KEY);
-    if (stored) return identityFromSecretKey(stored);
-    const identity = generateIdentity();
-    await vault.putSealed(IDENTITY_KEY, identity.secretKey);
-    return identity;
-  }
 }
 
 /** This device's address through `relay`, for others to dial. */

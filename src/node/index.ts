@@ -36,3 +36,5 @@ export type {
   EmergencyEvent,
   ServedNote,
 } from './families.js';
+/** This device's identity, sealed in the vault under a key: loaded, or generated and kept on first use. */
+export { deviceIdentity } from './device-identity.js';

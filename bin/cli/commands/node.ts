@@ -2,9 +2,9 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { generateIdentity, identityFromSecretKey, type Did, type Identity } from '../../../src/crypto/index.js';
+import type { Did } from '../../../src/crypto/index.js';
 import { encodeLogFile, exportLog, type EntryId, type ScopeName, type VaultId } from '../../../src/grants/index.js';
-import { NodeError, VaultNode, prefixedStore } from '../../../src/node/index.js';
+import { NodeError, VaultNode, deviceIdentity, prefixedStore } from '../../../src/node/index.js';
 import { RecordStore, parseImport } from '../../../src/records/index.js';
 import { StoreError, Vault, openLevelDbStorage } from '../../../src/store/index.js';
 import { PeerBans, SyncError, createNodeLibp2p, type PendingRequest } from '../../../src/sync/index.js';
@@ -80,7 +80,7 @@ export const run: Command = async (argv, io) => {
     throw error;
   }
 
-  const identity = await deviceIdentity(vaultStore);
+  const identity = await deviceIdentity(vaultStore, IDENTITY_KEY);
   const bans = new PeerBans();
   const listen = [values.listen ?? '/ip4/127.0.0.1/tcp/0', ...(relay ? [`${relay.toString()}/p2p-circuit`] : [])];
   const libp2p = await createNodeLibp2p({ identity, bans, listen });
@@ -209,13 +209,6 @@ export const run: Command = async (argv, io) => {
   return EXIT_OK;
 };
 
-async function deviceIdentity(vault: Vault): Promise<Identity> {
-  const stored = await vault.getSealed(IDENTITY_KEY);
-  if (stored) return identityFromSecretKey(stored);
-  const identity = generateIdentity();
-  await vault.putSealed(IDENTITY_KEY, identity.secretKey);
-  return identity;
-}
 
 async function waitForCircuit(libp2p: { getMultiaddrs(): { toString(): string }[] }, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
