@@ -20,6 +20,7 @@ import type { RecordStore } from './store/record-store.js';
 import { ipsSections, timeline, type IpsOptions, type IpsSections } from './store/queries.js';
 import { inlineAttachments } from './store/attachments.js';
 import { isJsonObject } from './store/record-codec.js';
+import { setMember } from './json.js';
 import type { JsonObject, RecordKey, StoredRecord } from './store/types.js';
 
 /** Options of {@link exportBundle}. */
@@ -225,7 +226,7 @@ function rewriteToUrns(value: unknown, urnOf: ReadonlyMap<string, string>): unkn
   if (!isJsonObject(value)) return value;
   const out: JsonObject = {};
   for (const [k, v] of Object.entries(value)) {
-    out[k] = k === 'reference' && typeof v === 'string' && urnOf.has(v) ? urnOf.get(v) : rewriteToUrns(v, urnOf);
+    setMember(out, k, k === 'reference' && typeof v === 'string' && urnOf.has(v) ? urnOf.get(v) : rewriteToUrns(v, urnOf));
   }
   return out;
 }

@@ -16,6 +16,7 @@
  * (32 characters, a valid FHIR id).
  */
 import { sha256, toHex, utf8 } from '../../crypto/index.js';
+import { setMember } from '../json.js';
 
 const ID_DOMAIN = 'patient-vault/records/resource-id/v1\n';
 
@@ -76,7 +77,7 @@ export function contentSourceKey(resource: Record<string, unknown>, localReferen
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
       if (top && (k === 'id' || k === 'meta')) continue;
-      out[k] = k === 'reference' && targetType !== undefined ? targetType : strip(v, false);
+      setMember(out, k, k === 'reference' && targetType !== undefined ? targetType : strip(v, false));
     }
     return out;
   };

@@ -1,14 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, contentDigest, contentHash, isFhirId, referencesOf, rewriteReferences } from './content.js';
-import type { RecordKey } from './types.js';
+import type { JsonObject, RecordKey } from './types.js';
+import { setMember } from '../json.js';
 
 /** The same object with its keys in reverse order, at every level. */
 function reversed(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(reversed);
   if (typeof value !== 'object' || value === null) return value;
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(value).reverse()) out[k] = reversed((value as Record<string, unknown>)[k]);
+  for (const k of Object.keys(value).reverse()) setMember(out, k, reversed((value as Record<string, unknown>)[k]));
   return out;
 }
 
@@ -20,6 +21,20 @@ describe('content', () => {
         expect(JSON.parse(canonicalJson(v))).toEqual(JSON.parse(JSON.stringify(v)));
       }),
     );
+  });
+
+  it('keeps a "__proto__" member as data: it changes the hash and survives a reference rewrite', () => {
+    // Found by the property above (fast-check seed 752692179): an assignment copy dropped it.
+    const withString = JSON.parse('{"resourceType":"Observation","code":{"__proto__":"x"}}') as JsonObject;
+    const withObject = JSON.parse('{"resourceType":"Observation","code":{"__proto__":{"text":"y"}}}') as JsonObject;
+    const without = { resourceType: 'Observation', code: {} };
+    expect(canonicalJson(withString)).toBe('{"code":{"__proto__":"x"},"resourceType":"Observation"}');
+    expect(canonicalJson(withObject)).toBe('{"code":{"__proto__":{"text":"y"}},"resourceType":"Observation"}');
+    expect(new Set([contentHash(withString), contentHash(withObject), contentHash(without)]).size).toBe(3);
+    const hostile = JSON.parse('{"resourceType":"Observation","subject":{"reference":"Patient/p"},"note":{"__proto__":{"reference":"Patient/p"}}}') as JsonObject;
+    const out = rewriteReferences(hostile, new Map([['Patient/p', 'Patient/q' as RecordKey]]));
+    expect(JSON.stringify(out)).toBe('{"resourceType":"Observation","subject":{"reference":"Patient/q"},"note":{"__proto__":{"reference":"Patient/q"}}}');
+    expect(Object.getPrototypeOf((out as { note: object }).note)).toBe(Object.prototype);
   });
 
   it('hashes content without id and bookkeeping meta, but with security labels', () => {

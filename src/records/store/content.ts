@@ -4,6 +4,7 @@
  */
 import { sha256, toHex, utf8 } from '../../crypto/index.js';
 import type { JsonObject, RecordKey } from './types.js';
+import { setMember } from '../json.js';
 
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 const RELATIVE_REFERENCE = /^([A-Z][A-Za-z]{1,63})\/([A-Za-z0-9\-.]{1,64})(\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
@@ -25,7 +26,7 @@ function sortedCopy(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortedCopy);
   const obj = value as JsonObject;
   const out: JsonObject = {};
-  for (const key of Object.keys(obj).sort()) out[key] = sortedCopy(obj[key]);
+  for (const key of Object.keys(obj).sort()) setMember(out, key, sortedCopy(obj[key]));
   return out;
 }
 
@@ -87,7 +88,7 @@ function rewrite(value: unknown, renamed: ReadonlyMap<string, RecordKey>): unkno
     }
     if (r !== v) {
       next ??= { ...obj };
-      next[k] = r;
+      setMember(next, k, r);
     }
   }
   return next ?? obj;
