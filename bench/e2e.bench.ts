@@ -11,8 +11,15 @@
  *   clinic's staff page (the provider's own browser, already connected) showing the first record,
  *   through the relay. Baseline: the same offer → redeem → first record between two engines in
  *   Node over loopback TCP, in this run.
+ * - `store_put_10k_chromium_idb`: issue 3's `store_put_10k` in a Chromium page against the
+ *   browser's own IndexedDB on the profile's disk (bench/idb-page/page.ts): 10,000 × 2 KB records
+ *   sealed through `Vault.batchSealed` (WebCrypto AES-GCM), ratio to the same plaintext through the
+ *   same storage's `batch`, in this run. What a patient's browser pays for sealing at rest.
  */
-import type { Benchmark } from './harness.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { median, type Benchmark } from './harness.js';
 
 const RESOURCES = 1000;
 const PASS = 'orbit lantern cactus velvet harbor';
@@ -149,7 +156,55 @@ async function nodeShare(): Promise<number> {
   }
 }
 
+/** Bundles bench/idb-page/page.ts, serves it on loopback (a secure context) and runs it in Chromium. */
+async function storePutInChromium(rounds: number): Promise<{ value: number; baseline: number }> {
+  const { build } = await import('esbuild');
+  const { createServer } = await import('node:http');
+  const { chromium } = await import('playwright-core');
+  const { CHROMIUM } = await import('../test/e2e/harness.js');
+  const dir = await mkdtemp(join(tmpdir(), 'pv-bench-idb-'));
+  const bundled = await build({
+    entryPoints: [resolve(import.meta.dirname, 'idb-page/page.ts')],
+    bundle: true,
+    write: false,
+    platform: 'browser',
+    format: 'esm',
+    target: 'es2022',
+    logLevel: 'silent',
+  });
+  const script = bundled.outputFiles[0]!.contents;
+  const server = createServer((req, res) => {
+    if (req.url === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
+    else res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><meta charset="utf-8"><title>store bench</title><script type="module" src="/page.js"></script>');
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  // A persistent profile: IndexedDB lives on disk, as in a patient's browser.
+  const context = await chromium.launchPersistentContext(join(dir, 'profile'), { executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  try {
+    const page = await context.newPage();
+    await page.goto(`http://127.0.0.1:${address.port}/`);
+    await page.waitForFunction(() => 'pvBench' in globalThis);
+    const { sealed, plain } = await page.evaluate(
+      (n) => (globalThis as unknown as { pvBench: { run(n: number): Promise<{ sealed: number[]; plain: number[] }> } }).pvBench.run(n),
+      rounds,
+    );
+    return { value: median(sealed), baseline: median(plain) };
+  } finally {
+    await context.close();
+    await new Promise<void>((done) => server.close(() => done()));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 export const benchmarks: Benchmark[] = [
+  {
+    name: 'store_put_10k_chromium_idb',
+    unit: 'ms',
+    goal: 'report (issue 3 store_put_10k in real Chromium IndexedDB; sealed / plaintext puts)',
+    run: () => storePutInChromium(5),
+  },
   {
     name: 'e2e_import_1k_to_timeline',
     unit: 'ms',
