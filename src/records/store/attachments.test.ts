@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { generateKey, randomBytes } from '../../crypto/index.js';
 import { ATTACHMENT_CHUNK_BYTES, ATTACHMENT_PREFIX } from './constants.js';
 import { RecordStoreError } from './errors.js';
-import { decodeBase64, encodeBase64, extractAttachments, findInlineData, inlineAttachments, readAttachment, type SealedChunk } from './attachments.js';
+import { decodeBase64, encodeBase64, extractAttachments, findInlineData, inlineAttachments, readAttachment, zeroPadBits, type SealedChunk } from './attachments.js';
 
 function bigRandom(length: number): Uint8Array {
   const out = new Uint8Array(length);
@@ -26,6 +26,29 @@ describe('base64', () => {
         expect(decodeBase64(text)).toEqual(bytes);
       }),
     );
+  });
+
+  it('tells canonical text (zero padding bits) exactly as re-encoding and comparing does', () => {
+    const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    // Every last quantum with one or two padding characters, and random prefixes before them.
+    const lastQuantum = fc.oneof(
+      fc.tuple(fc.constantFrom(...ALPHABET), fc.constantFrom(...ALPHABET)).map(([a, b]) => `${a}${b}==`),
+      fc.tuple(fc.constantFrom(...ALPHABET), fc.constantFrom(...ALPHABET), fc.constantFrom(...ALPHABET)).map(([a, b, c]) => `${a}${b}${c}=`),
+      fc.uint8Array({ minLength: 3, maxLength: 3 }).map((b) => Buffer.from(b).toString('base64')),
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 30 }), lastQuantum, (prefix, last) => {
+        const text = Buffer.from(prefix.subarray(0, prefix.length - (prefix.length % 3))).toString('base64') + last;
+        const bytes = decodeBase64(text);
+        expect(bytes).toBeDefined();
+        expect(zeroPadBits(text)).toBe(encodeBase64(bytes!) === text);
+      }),
+      { seed: 5, numRuns: 1000 },
+    );
+    expect(zeroPadBits('QR==')).toBe(false);
+    expect(zeroPadBits('QQ==')).toBe(true);
+    expect(zeroPadBits('QUJ=')).toBe(false);
+    expect(zeroPadBits('QUI=')).toBe(true);
   });
 
   it('refuses what is not exactly padded standard base64', () => {

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, contentDigest, contentHash, isFhirId, referencesOf, rewriteReferences } from './content.js';
+import { sha256, toHex, utf8 } from '../../crypto/index.js';
+import { canonicalJson, contentDigest, contentHash, hex, isFhirId, referencesOf, rewriteReferences } from './content.js';
 import type { JsonObject, RecordKey } from './types.js';
 import { setMember } from '../json.js';
 
@@ -35,6 +36,53 @@ describe('content', () => {
     const out = rewriteReferences(hostile, new Map([['Patient/p', 'Patient/q' as RecordKey]]));
     expect(JSON.stringify(out)).toBe('{"resourceType":"Observation","subject":{"reference":"Patient/q"},"note":{"__proto__":{"reference":"Patient/q"}}}');
     expect(Object.getPrototypeOf((out as { note: object }).note)).toBe(Object.prototype);
+  });
+
+  it('hashes exactly the canonical text of the resource without id and bookkeeping meta (the stored hashes stay valid)', () => {
+    // The definition the stored hashes were made with: copy without id and meta, put back the
+    // meta members that are not bookkeeping (if any, and only if meta is an object), canonical text.
+    const reference = (resource: JsonObject): string => {
+      const { id: _id, meta, ...rest } = resource;
+      const copy: JsonObject = rest;
+      if (typeof meta === 'object' && meta !== null && !Array.isArray(meta)) {
+        const { versionId: _v, lastUpdated: _l, source: _s, ...kept } = meta as JsonObject;
+        if (Object.keys(kept).length > 0) copy.meta = kept;
+      }
+      return toHex(sha256(utf8(canonicalJson(copy))));
+    };
+    const meta = fc.oneof(
+      fc.jsonValue(),
+      fc.record(
+        { versionId: fc.string(), lastUpdated: fc.string(), source: fc.string(), security: fc.jsonValue(), tag: fc.jsonValue(), __proto__: fc.jsonValue() },
+        { requiredKeys: [] },
+      ),
+    );
+    const resource = fc
+      .tuple(fc.dictionary(fc.string(), fc.jsonValue()), fc.option(fc.string()), fc.option(meta))
+      .map(([members, id, m]) => {
+        const r: JsonObject = { resourceType: 'Observation' };
+        for (const [k, v] of Object.entries(members)) setMember(r, k, v);
+        if (id !== null) r.id = id;
+        if (m !== null) setMember(r, 'meta', m);
+        return r;
+      });
+    fc.assert(
+      fc.property(resource, (r) => {
+        expect(contentHash(r)).toBe(reference(r));
+        expect(contentHash(reversed(r) as JsonObject)).toBe(reference(r));
+      }),
+      { seed: 7, numRuns: 200 },
+    );
+    expect(contentHash(JSON.parse('{"resourceType":"Observation","__proto__":{"a":1}}') as JsonObject)).not.toBe(contentHash({ resourceType: 'Observation' }));
+  });
+
+  it('writes hex as src/crypto does', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        expect(hex(bytes)).toBe(toHex(bytes));
+      }),
+      { seed: 3 },
+    );
   });
 
   it('hashes content without id and bookkeeping meta, but with security labels', () => {

@@ -2,7 +2,7 @@
  * Content of a resource as the store compares it: a canonical JSON form (keys sorted) hashed for
  * de-duplication, and rewriting of references when the vault gives a resource another id.
  */
-import { sha256, toHex, utf8 } from '../../crypto/index.js';
+import { sha256, utf8 } from '../../crypto/index.js';
 import type { JsonObject, RecordKey } from './types.js';
 import { setMember } from '../json.js';
 
@@ -39,19 +39,52 @@ export function contentHash(resource: JsonObject): string {
   return contentDigest(resource).hash;
 }
 
+/** Members of `meta` left out of the content hash. */
+const BOOKKEEPING_META = new Set(['versionId', 'lastUpdated', 'source']);
+
 /**
  * {@link contentHash}, and whether the resource has a `data` member anywhere (so may hold inline
  * attachment content): found in the canonical text already made for the hash, saving a walk.
+ *
+ * The top level is copied once, sorted and without the left-out members (not copied without them
+ * and then copied again sorted): an import hashes every resource, and the copies were a good part
+ * of that cost. The text is exactly `canonicalJson` of the resource without those members.
  */
 export function contentDigest(resource: JsonObject): { hash: string; mentionsData: boolean } {
-  const { id: _id, meta, ...rest } = resource;
-  const copy: JsonObject = rest;
-  if (typeof meta === 'object' && meta !== null && !Array.isArray(meta)) {
-    const { versionId: _v, lastUpdated: _l, source: _s, ...kept } = meta as JsonObject;
-    if (Object.keys(kept).length > 0) copy.meta = kept;
+  const top: JsonObject = {};
+  for (const key of Object.keys(resource).sort()) {
+    if (key === 'id') continue;
+    const value = resource[key];
+    if (key !== 'meta') {
+      setMember(top, key, sortedCopy(value));
+      continue;
+    }
+    // A meta that is not an object says nothing about content: left out, as its bookkeeping is.
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) continue;
+    const meta = value as JsonObject;
+    const kept: JsonObject = {};
+    let any = false;
+    for (const k of Object.keys(meta).sort()) {
+      if (BOOKKEEPING_META.has(k)) continue;
+      setMember(kept, k, sortedCopy(meta[k]));
+      any = true;
+    }
+    if (any) setMember(top, key, kept);
   }
-  const text = canonicalJson(copy);
-  return { hash: toHex(sha256(utf8(text))), mentionsData: text.includes('"data":') };
+  const text = JSON.stringify(top);
+  return { hash: hex(sha256(utf8(text))), mentionsData: text.includes('"data":') };
+}
+
+const HEX_PAIRS = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
+/**
+ * Lower-case hex of `bytes`, as src/crypto `toHex` writes it, through a table of byte pairs: an
+ * import writes a hash and a slot for every record, and `toHex` formats each byte on its own.
+ */
+export function hex(bytes: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; i++) out += HEX_PAIRS[bytes[i]!]!;
+  return out;
 }
 
 /**
