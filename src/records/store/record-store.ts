@@ -797,7 +797,8 @@ export class RecordStore {
     const digestOf = (i: number) => {
       const cached = hashes[i];
       if (cached && cached.renames === renamed.size) return cached;
-      const digest = { ...contentDigest(rewriteReferences(resources[i]!, renamed)), renames: renamed.size };
+      const { hash, mentionsData } = contentDigest(rewriteReferences(resources[i]!, renamed));
+      const digest = { hash, mentionsData, renames: renamed.size };
       hashes[i] = digest;
       return digest;
     };
@@ -1033,7 +1034,10 @@ function lastUpdatedOf(resource: JsonObject): string | undefined {
 }
 
 function lineFor(envelope: RecordEnvelope, scope: ScopeName, history: number): IndexLine {
-  const line: IndexLine = { ...summarize(envelope, scope, history), hash: envelope.hash, src: envelope.src };
+  // The summary object itself becomes the line (members appended, same order as a spread copy).
+  const line = summarize(envelope, scope, history) as IndexLine;
+  line.hash = envelope.hash;
+  line.src = envelope.src;
   const lastUpdated = lastUpdatedOf(envelope.resource);
   if (lastUpdated !== undefined) line.lastUpdated = lastUpdated;
   return line;
