@@ -11,6 +11,12 @@ export const MAX_WIRE_BODY_BYTES = 256 * 1024;
 export const MAX_ENTRIES_PER_BATCH = 256;
 /** Authors a frontier may name (devices, delegates, grantees writing receipts). */
 export const MAX_FRONTIER_AUTHORS = 4096;
+/**
+ * Entry ids a `hello` may list in `want` (entries held without their body, whose body the other
+ * side may send if the sender is entitled to it now). 1,024 ids are ~46 KB; a side holding more
+ * lists them in turns over successive exchanges.
+ */
+export const MAX_WANTED_BODIES = 1024;
 /** Largest signed tree head. */
 export const MAX_TREE_HEAD_BYTES = 4096;
 /** Entries one exchange may carry in total, each way (a log of more must be split over sessions). */

@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { concatBytes, encodeCanonical, decodeCanonical, generateIdentity, sha256, sign, toBase64Url, verify, publicKeyFromDid, type Did, type Identity } from '../../crypto/index.js';
 import { FramedStream } from '../framing.js';
 import { eventually, startPeers, stopPeers, type TestPeer } from '../testkit.js';
-import { LOG_PROTOCOL } from './constants.js';
+import { LOG_PROTOCOL, MAX_WANTED_BODIES } from './constants.js';
 import { LogSync, type LogReplica, type Misbehaviour, type ReceiveResult } from './log-sync.js';
 import type { FrontierItem, WireEntry } from './messages.js';
 
@@ -13,6 +14,10 @@ import type { FrontierItem, WireEntry } from './messages.js';
  */
 class SignedLog implements LogReplica {
   readonly entries: { id: string; author: Did; seq: number; reader: string; entry: WireEntry }[] = [];
+  /** Readers added to an entry after it was written (a party that became entitled later). */
+  readonly laterReaders = new Map<string, Set<string>>();
+  /** Every `wanted` list this side was asked with. */
+  readonly asked: (readonly string[])[] = [];
   constructor(
     readonly vault: string,
     readonly members: Set<string>,
@@ -40,13 +45,16 @@ class SignedLog implements LogReplica {
   signedTreeHead(): Promise<undefined> {
     return Promise.resolve(undefined);
   }
-  entriesFor(remote: Did, _vault: string, theirs: readonly FrontierItem[]): Promise<WireEntry[]> {
+  entriesFor(remote: Did, _vault: string, theirs: readonly FrontierItem[], wanted: readonly string[] = []): Promise<WireEntry[]> {
+    this.asked.push(wanted);
     const have = new Map(theirs.map((f) => [f.author, f.seq]));
-    return Promise.resolve(
-      this.entries
-        .filter((e) => e.seq > (have.get(e.author) ?? -1))
-        .map((e) => (e.reader === remote || e.reader === '*' ? e.entry : { header: e.entry.header, signature: e.entry.signature })),
-    );
+    const entitled = (e: (typeof this.entries)[number]) => e.entry.body !== undefined && (e.reader === remote || e.reader === '*' || (this.laterReaders.get(e.id)?.has(remote) ?? false));
+    const lacking = this.entries.filter((e) => e.seq > (have.get(e.author) ?? -1)).map((e) => (entitled(e) ? e.entry : { header: e.entry.header, signature: e.entry.signature }));
+    const due = this.entries.filter((e) => e.seq <= (have.get(e.author) ?? -1) && wanted.includes(e.id) && entitled(e)).map((e) => e.entry);
+    return Promise.resolve([...lacking, ...due]);
+  }
+  bodiless(): Promise<string[]> {
+    return Promise.resolve(this.entries.filter((e) => e.entry.body === undefined).map((e) => e.id));
   }
   async receive(_remote: Did, _vault: string, batch: readonly WireEntry[]): Promise<ReceiveResult> {
     const staged = [...this.entries];
@@ -55,7 +63,12 @@ class SignedLog implements LogReplica {
       const id = toBase64Url(sha256(concatBytes(entry.header, entry.signature)));
       if (!(await verify(publicKeyFromDid(header.author), entry.header, entry.signature))) return { ok: false, code: 'INVALID_ENTRY', detail: 'bad signature', entryId: id };
       const mine = staged.filter((e) => e.author === header.author);
-      if (staged.some((e) => e.id === id)) continue;
+      const held = staged.findIndex((e) => e.id === id);
+      if (held >= 0) {
+        // A body arriving for an entry held without one: kept if it is the one the header committed to.
+        if (entry.body !== undefined && staged[held]!.entry.body === undefined && equalBytes(sha256(entry.body), header.bodyHash)) staged[held] = { ...staged[held]!, entry };
+        continue;
+      }
       if (header.seq !== mine.length || header.prev !== (mine.at(-1)?.id ?? null)) return { ok: false, code: 'INVALID_ENTRY', detail: 'broken chain', entryId: id };
       staged.push({ id, author: header.author, seq: header.seq, reader: header.reader, entry });
     }
@@ -66,6 +79,10 @@ class SignedLog implements LogReplica {
   receiveTreeHead(): Promise<ReceiveResult> {
     return Promise.resolve({ ok: true, added: 0 });
   }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 describe('/patient-vault/log/1.0.0 over real libp2p', () => {
@@ -137,6 +154,49 @@ describe('/patient-vault/log/1.0.0 over real libp2p', () => {
     await eventually(() => patient.node.getConnections(provider.node.peerId).length === 0, 5_000, 'disconnect');
     await expect(providerSync.exchange(patient.node.getMultiaddrs(), 'vault-1')).rejects.toBeDefined();
     expect(good).toHaveLength(43);
+  });
+
+  it('sends a body the receiver became entitled to after it took the header, when its hello asks for it', async () => {
+    const other = generateIdentity();
+    const later = await patientLog.append(patient.identity, other.did, new Uint8Array([7]));
+    await providerSync.exchange(patient.node.getMultiaddrs(), 'vault-1');
+    expect(providerLog.entries.find((e) => e.id === later)?.entry.body).toBeUndefined();
+    // Nothing new and still not entitled: asked, not sent.
+    expect(await providerSync.exchange(patient.node.getMultiaddrs(), 'vault-1')).toMatchObject({ received: 0 });
+    expect(patientLog.asked.at(-1)).toEqual([later]);
+    // The provider becomes entitled to that body (no new entry): its next hello asks, and it comes.
+    patientLog.laterReaders.set(later, new Set([provider.identity.did]));
+    expect(await providerSync.exchange(patient.node.getMultiaddrs(), 'vault-1')).toMatchObject({ received: 1 });
+    expect(providerLog.entries.find((e) => e.id === later)?.entry.body).toEqual(new Uint8Array([7]));
+    expect(providerLog.entries).toHaveLength(1);
+    // Nothing is bodiless any more: no `want` in the next hello, nothing moves.
+    expect(await providerSync.exchange(patient.node.getMultiaddrs(), 'vault-1')).toMatchObject({ received: 0, sent: 0 });
+    expect(patientLog.asked.at(-1)).toEqual([]);
+  });
+
+  it('passes over wanted ids it does not hold and repeated ones', async () => {
+    const stream = await provider.node.dialProtocol(patient.node.getMultiaddrs(), LOG_PROTOCOL);
+    const framed = new FramedStream(stream, { maxMessageBytes: 1 << 20, readTimeoutMs: 5_000 });
+    const unknown = toBase64Url(sha256(new Uint8Array([1])));
+    await framed.write({ v: 1, t: 'hello', vault: 'vault-1', frontier: [], want: [unknown, unknown] });
+    const hello = (await framed.read(z.object({ t: z.literal('hello') }).passthrough())) as { t: 'hello' };
+    expect(hello.t).toBe('hello');
+    expect(await framed.read(z.object({ t: z.literal('done'), count: z.number() }).passthrough())).toMatchObject({ count: 0 });
+    expect(patientLog.asked.at(-1)).toEqual([unknown]);
+    expect(recorded).toEqual([]);
+  });
+
+  it.each([
+    ['more wanted ids than the limit', Array.from({ length: MAX_WANTED_BODIES + 1 }, (_, i) => toBase64Url(sha256(new Uint8Array([i & 255, i >> 8]))))],
+    ['a wanted id that is not an entry id', ['not-an-entry-id']],
+    ['a wanted list that is not a list', 'x'.repeat(43)],
+  ])('refuses a hello with %s as malformed, and bans the peer', async (_, want) => {
+    const stream = await provider.node.dialProtocol(patient.node.getMultiaddrs(), LOG_PROTOCOL);
+    const framed = new FramedStream(stream, { maxMessageBytes: 1 << 20, readTimeoutMs: 5_000 });
+    await framed.write({ v: 1, t: 'hello', vault: 'vault-1', frontier: [], want });
+    await eventually(() => recorded.some((m) => m.code === 'MALFORMED_MESSAGE'), 5_000, 'refusal');
+    expect(patient.bans.isBanned(provider.node.peerId)).toBe(true);
+    expect(patientLog.asked).toEqual([]);
   });
 
   it('refuses a batch message that announces one count and sends another', async () => {

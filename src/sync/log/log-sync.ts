@@ -12,6 +12,7 @@ import {
   MAX_ENTRIES_PER_BATCH,
   MAX_ENTRIES_PER_EXCHANGE,
   MAX_LOG_MESSAGE_BYTES,
+  MAX_WANTED_BODIES,
 } from './constants.js';
 import { ackSchema, helloSchema, streamMessageSchema, type FrontierItem, type HelloMessage, type WireEntry } from './messages.js';
 
@@ -33,9 +34,18 @@ export interface LogReplica {
   signedTreeHead(vault: string): Promise<Uint8Array | undefined>;
   /**
    * The entries `remote` lacks given its frontier, parents first, each with its body only where
-   * `remote` is entitled to it (its own grants, their revocations, delegations giving authority).
+   * `remote` is entitled to it (its own grants, their revocations, delegations giving authority);
+   * then, of the entries `wanted` names (ids `remote` holds without a body, distinct, at most
+   * MAX_WANTED_BODIES), those whose body `remote` is entitled to now, with it. Ids it does not
+   * hold, or whose body `remote` may not have, are passed over.
    */
-  entriesFor(remote: Did, vault: string, remoteFrontier: readonly FrontierItem[]): Promise<readonly WireEntry[]>;
+  entriesFor(remote: Did, vault: string, remoteFrontier: readonly FrontierItem[], wanted?: readonly string[]): Promise<readonly WireEntry[]>;
+  /**
+   * Ids of entries held here without their body, at most `limit`, for `hello.want` (so a peer
+   * sends bodies this side became entitled to after it took their headers). A replica holding more
+   * returns the next ones in turn on each call. Omitted: no `want` is sent.
+   */
+  bodiless?(vault: string, limit: number): Promise<readonly string[]>;
   /** Verifies and stores a batch from `remote`; never stores anything of a batch it refuses. */
   receive(remote: Did, vault: string, entries: readonly WireEntry[]): Promise<ReceiveResult>;
   /** Checks the remote's signed tree head against what is held (consistency, fork: kept as proof). */
@@ -163,7 +173,8 @@ export class LogSync {
   private async hello(vault: string): Promise<HelloMessage> {
     const frontier = (await this.init.replica.frontier(vault)) ?? [];
     const sth = await this.init.replica.signedTreeHead(vault);
-    return { v: WIRE_VERSION, t: 'hello', vault, frontier: [...frontier], ...(sth ? { sth } : {}) };
+    const want = [...new Set((await this.init.replica.bodiless?.(vault, MAX_WANTED_BODIES)) ?? [])].slice(0, MAX_WANTED_BODIES);
+    return { v: WIRE_VERSION, t: 'hello', vault, frontier: [...frontier], ...(sth ? { sth } : {}), ...(want.length > 0 ? { want } : {}) };
   }
 
   private async handleInbound(stream: Stream, connection: Connection): Promise<void> {
@@ -187,7 +198,7 @@ export class LogSync {
 
   /** Sends what the remote lacks while receiving what we lack; both until `done`. */
   private async run(framed: FramedStream, connection: Connection, remote: Did, vault: string, theirs: HelloMessage): Promise<LogExchangeResult> {
-    const sending = this.send(framed, remote, vault, theirs.frontier);
+    const sending = this.send(framed, remote, vault, theirs.frontier, [...new Set(theirs.want ?? [])]);
     // Whichever fails first ends the exchange; the other is left to fail on the closed stream.
     sending.catch(() => undefined);
     const received = await this.receiveAll(framed, remote, vault);
@@ -208,8 +219,8 @@ export class LogSync {
     return result;
   }
 
-  private async send(framed: FramedStream, remote: Did, vault: string, frontier: readonly FrontierItem[]): Promise<number> {
-    const entries = await this.init.replica.entriesFor(remote, vault, frontier);
+  private async send(framed: FramedStream, remote: Did, vault: string, frontier: readonly FrontierItem[], wanted: readonly string[]): Promise<number> {
+    const entries = await this.init.replica.entriesFor(remote, vault, frontier, wanted);
     let batch: WireEntry[] = [];
     let batchBytes = 0;
     const limit = this.maxMessageBytes - 1024;

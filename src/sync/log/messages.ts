@@ -4,6 +4,7 @@ import {
   MAX_ENTRIES_PER_BATCH,
   MAX_FRONTIER_AUTHORS,
   MAX_TREE_HEAD_BYTES,
+  MAX_WANTED_BODIES,
   MAX_WIRE_BODY_BYTES,
   MAX_WIRE_HEADER_BYTES,
 } from './constants.js';
@@ -22,13 +23,20 @@ export const wireEntrySchema = z.object({
   body: bytesMax(MAX_WIRE_BODY_BYTES).optional(),
 });
 
-/** Both sides, first: the vault, what each holds (per-author frontier), its signed tree head. */
+/**
+ * Both sides, first: the vault, what each holds (per-author frontier), its signed tree head, and
+ * (`want`, optional) ids of entries it holds without their body: the other side sends those bodies
+ * it may send this side now (it became entitled after it took the header). Optional within wire
+ * version 1: a peer that does not know `want` ignores it (unknown fields are stripped) and one
+ * that sends none gets only what its frontier lacks, as before.
+ */
 export const helloSchema = z.object({
   v: z.literal(1),
   t: z.literal('hello'),
   vault,
   frontier: z.array(frontierItemSchema).max(MAX_FRONTIER_AUTHORS),
   sth: bytesMax(MAX_TREE_HEAD_BYTES).optional(),
+  want: z.array(entryId).max(MAX_WANTED_BODIES).optional(),
 });
 /** A batch of entries the other side lacks, in an order where parents come first. */
 export const entriesSchema = z.object({ v: z.literal(1), t: z.literal('entries'), entries: z.array(wireEntrySchema).min(1).max(MAX_ENTRIES_PER_BATCH) });
