@@ -21,6 +21,12 @@ const AUTHORITY_PROBLEMS: ReadonlySet<ProblemCode> = new Set<ProblemCode>(['UNAU
 /** Told of entries that joined a log through replication (to persist them, and to react). */
 export type EntriesAdded = (vault: VaultId, entries: readonly SignedEntry[], from: Did) => void | Promise<void>;
 
+/**
+ * Loads a log that is kept but not in memory (a shared vault the engine unloaded) and
+ * {@link GrantLogReplica.track}s it; resolves false when no such log is kept here.
+ */
+export type LogLoader = (vault: string) => Promise<boolean>;
+
 interface Book {
   readonly log: LogVerifier;
   /** Newest entry per author. */
@@ -31,6 +37,8 @@ interface Book {
   readonly receipts: Map<Did, number[]>;
   /** This node's own newest receipt per `<grant>/<scope>`: the heads it recorded. */
   readonly lastOwnReceipt: Map<string, readonly string[]>;
+  /** Where the next {@link GrantLogReplica.bodiless} list starts (they take turns when there are more than fit). */
+  wantCursor: number;
 }
 
 /**
@@ -63,24 +71,60 @@ export class GrantLogReplica implements LogReplica {
   private readonly now: () => number;
   private readonly onAdded: EntriesAdded | undefined;
   private readonly receiptLimit: ReceiptLimit;
+  private readonly loader: LogLoader | undefined;
+  private readonly onUse: ((vault: string) => void) | undefined;
 
-  constructor(options: { identity: Identity; now?: () => number; onAdded?: EntriesAdded; receiptLimit?: ReceiptLimit }) {
+  constructor(options: { identity: Identity; now?: () => number; onAdded?: EntriesAdded; receiptLimit?: ReceiptLimit; load?: LogLoader; onUse?: (vault: string) => void }) {
     this.identity = options.identity;
     this.now = options.now ?? Date.now;
     this.onAdded = options.onAdded;
     this.receiptLimit = options.receiptLimit ?? DEFAULT_RECEIPT_LIMIT;
+    this.loader = options.load;
+    this.onUse = options.onUse;
   }
 
   /** Starts replicating `log` (a vault this node owns, or one shared with it). */
   track(log: LogVerifier, expectedParties: readonly Did[] = []): void {
-    const book: Book = { log, frontier: new Map(), parties: new Set(expectedParties), receipts: new Map(), lastOwnReceipt: new Map() };
+    const book: Book = { log, frontier: new Map(), parties: new Set(expectedParties), receipts: new Map(), lastOwnReceipt: new Map(), wantCursor: 0 };
     this.books.set(log.vault, book);
     this.index(book, log.entries());
   }
 
-  /** The log of `vault`, if held. */
+  /**
+   * Stops holding `vault`'s log in memory (the engine keeps it in its store and loads it again
+   * through the `load` option when a peer or the user needs it). Refused (false) while a change of
+   * that copy is running ({@link exclusive}).
+   */
+  untrack(vault: string): boolean {
+    if (this.tails.has(vault)) return false;
+    return this.books.delete(vault);
+  }
+
+  /** Resolves once no change of `vault`'s copy is running or queued here. */
+  async idle(vault: string): Promise<void> {
+    for (let tail = this.tails.get(vault); tail !== undefined; tail = this.tails.get(vault)) {
+      await tail;
+      // The tail's own clean-up (registered before this wait) has run by the next turn.
+      await Promise.resolve();
+    }
+  }
+
+  /** Whether a change of `vault`'s copy is running or queued here. */
+  busy(vault: string): boolean {
+    return this.tails.has(vault);
+  }
+
+  /** The log of `vault`, if held in memory now. */
   log(vault: string): LogVerifier | undefined {
     return this.books.get(vault)?.log;
+  }
+
+  /** The book of `vault`: held, or loaded on demand (a kept log the engine unloaded). */
+  private async bookOf(vault: string): Promise<Book | undefined> {
+    let book = this.books.get(vault);
+    if (!book && this.loader && (await this.loader(vault))) book = this.books.get(vault);
+    if (book) this.onUse?.(vault);
+    return book;
   }
 
   /** Records entries written locally (by a LogWriter on the tracked verifier). */
@@ -180,27 +224,46 @@ export class GrantLogReplica implements LogReplica {
     return { drop, authors };
   }
 
-  mayReplicate(remote: Did, vault: string): boolean {
-    return this.books.get(vault)?.parties.has(remote) ?? false;
+  async mayReplicate(remote: Did, vault: string): Promise<boolean> {
+    return (await this.bookOf(vault))?.parties.has(remote) ?? false;
   }
 
-  frontier(vault: string): Promise<readonly FrontierItem[] | undefined> {
-    const book = this.books.get(vault);
-    return Promise.resolve(book ? [...book.frontier.values()] : undefined);
+  async frontier(vault: string): Promise<readonly FrontierItem[] | undefined> {
+    const book = await this.bookOf(vault);
+    return book ? [...book.frontier.values()] : undefined;
   }
 
   async signedTreeHead(vault: string): Promise<Uint8Array | undefined> {
-    const book = this.books.get(vault);
+    const book = await this.bookOf(vault);
     if (!book || book.log.size === 0) return undefined;
     const { size, root } = book.log.treeHead();
     const sth = await signTreeHead(this.identity, { vault: book.log.vault, size, root, ts: this.now() });
     return encodeCanonical({ head: sth.head, signature: sth.signature });
   }
 
-  entriesFor(remote: Did, vault: string, remoteFrontier: readonly FrontierItem[]): Promise<readonly WireEntry[]> {
-    const book = this.books.get(vault);
-    if (!book) return Promise.resolve([]);
+  /**
+   * Entries this copy holds without their body, up to `limit`, taking turns: each call starts
+   * where the last one stopped, so every such id is asked about within a few exchanges however
+   * many there are (the other parties' grants and receipts a provider never reads stay bodiless).
+   */
+  async bodiless(vault: string, limit: number): Promise<readonly string[]> {
+    const book = await this.bookOf(vault);
+    if (!book) return [];
+    const ids: string[] = [];
+    for (const entry of book.log.entries()) if (entry.body === undefined) ids.push(entryIdOf(entry.header, entry.signature));
+    if (ids.length <= limit) return ids;
+    const start = book.wantCursor % ids.length;
+    book.wantCursor = start + limit;
+    return [...ids.slice(start, start + limit), ...ids.slice(0, Math.max(0, start + limit - ids.length))];
+  }
+
+  async entriesFor(remote: Did, vault: string, remoteFrontier: readonly FrontierItem[], wanted: readonly string[] = []): Promise<readonly WireEntry[]> {
+    const book = await this.bookOf(vault);
+    if (!book) return [];
     const have = new Map(remoteFrontier.map((f) => [f.author, f]));
+    // Bodies the remote holds the header of and asks for: sent when it is entitled to them now
+    // (it became a guardian, an owner device, a grantee named later…).
+    const asked = new Set(wanted);
     const out: WireEntry[] = [];
     for (const entry of book.log.entries({ for: remote, now: this.now() })) {
       const header = decodeHeader(entry.header);
@@ -212,9 +275,10 @@ export class GrantLogReplica implements LogReplica {
       // empowers grants to that party, docs/log-format.md "Withholding bodies"): delegations are
       // few, so their bodies go again on every exchange; the receiver keeps only what it lacked.
       const chain = entry.body !== undefined && (header.type === 'delegate' || header.type === 'undelegate');
-      if (lacks || chain) out.push(entry.body === undefined ? { header: entry.header, signature: entry.signature } : { header: entry.header, signature: entry.signature, body: entry.body });
+      const due = entry.body !== undefined && asked.has(entryIdOf(entry.header, entry.signature));
+      if (lacks || chain || due) out.push(entry.body === undefined ? { header: entry.header, signature: entry.signature } : { header: entry.header, signature: entry.signature, body: entry.body });
     }
-    return Promise.resolve(out);
+    return out;
   }
 
   /**
@@ -244,7 +308,7 @@ export class GrantLogReplica implements LogReplica {
   }
 
   private async receiveNow(remote: Did, vault: string, entries: readonly WireEntry[]): Promise<ReceiveResult> {
-    const book = this.books.get(vault);
+    const book = await this.bookOf(vault);
     if (!book) return { ok: false, code: 'INVALID_ENTRY', detail: 'this node holds no log of that vault' };
     const all: SignedEntry[] = entries.map((e) => (e.body === undefined ? { header: e.header, signature: e.signature } : { header: e.header, signature: e.signature, body: e.body }));
     // Receipts over the limit are never stored (nor what their author chained on them).
@@ -289,7 +353,7 @@ export class GrantLogReplica implements LogReplica {
   }
 
   async receiveTreeHead(_remote: Did, vault: string, bytes: Uint8Array): Promise<ReceiveResult> {
-    const book = this.books.get(vault);
+    const book = await this.bookOf(vault);
     if (!book) return { ok: true, added: 0 };
     let sth: SignedTreeHead;
     try {

@@ -66,6 +66,7 @@ import {
   type VaultKind,
   type VaultSummary,
 } from './families.js';
+import { MAX_LOADED_SHARED_VAULTS } from './constants.js';
 import { GrantLogReplica, type ReceiptLimit } from './log-replica.js';
 import { INDEX_KEY_EPOCH, openScopeKeys, sealScopeKeys, type RecordsPort, type ScopeKeyExport } from './records-port.js';
 import { ScopeTarget } from './scope-target.js';
@@ -104,6 +105,19 @@ export interface VaultNodeInit {
   readonly now?: () => number;
   /** How many access receipts a grantee may add per window (both as reader and as writer). @default DEFAULT_RECEIPT_LIMIT (12 an hour) */
   readonly receiptLimit?: ReceiptLimit;
+  /**
+   * How many vaults shared with this device stay loaded (log copy, records, scope documents) at
+   * once; idle ones beyond it are unloaded, least recently used first. @default MAX_LOADED_SHARED_VAULTS (64)
+   */
+  readonly maxLoadedShared?: number;
+  /**
+   * Unload a shared vault as soon as this device's last grant or delegation there ended (revoked,
+   * expired, undelegated) and nothing uses it, instead of when the bound needs room (ended vaults
+   * go first then). Its synchronous readers ({@link VaultNode.log}, {@link VaultNode.trail}…) then
+   * see it only after {@link VaultNode.loadVault}: a host turns this on once it reads shared vaults
+   * through `loadVault`. @default false
+   */
+  readonly unloadEnded?: boolean;
 }
 
 /** What revoking did; `notice` is what a UI must show. */
@@ -177,7 +191,7 @@ export interface SyncStatus {
  * the patient may deny during the wait, or its denial). Each is fired for entries this device
  * writes (`origin: 'local'`) and for entries that reach it through log sync (`origin: 'peer'`).
  */
-export type VaultNodeEvent = 'request' | 'granted' | 'revoked' | 'received' | 'misbehaviour' | 'log' | 'delegation' | 'handover' | 'protected' | 'emergency';
+export type VaultNodeEvent = 'request' | 'granted' | 'revoked' | 'received' | 'misbehaviour' | 'log' | 'delegation' | 'handover' | 'protected' | 'emergency' | 'unloaded';
 
 const OWN = 'engine/own';
 /** Every scope, sorted (the order keys are sealed in). */
@@ -216,7 +230,13 @@ function inboxAd(vault: string, from: Did, id: string): Uint8Array {
  * invites, approves, grants, revokes (rotating keys and re-sealing them to the remaining grantees)
  * and reads the access trail; a provider's side redeems invitations, pulls what it was granted
  * (writing a signed `access` receipt for each pull) and keeps a verified copy of the log.
- * Events: see {@link VaultNodeEvent}.
+ * Events: see {@link VaultNodeEvent}; `unloaded` ({ vault }) when a shared vault left memory (a
+ * holder of its records store should drop it too: the engine opens it again when needed).
+ *
+ * Memory: this device's own vault and the dependents' vaults it holds stay loaded; vaults shared
+ * with it are loaded on demand and unloaded when idle beyond {@link VaultNodeInit.maxLoadedShared}
+ * (those where this device's last grant or delegation ended first; at once with
+ * {@link VaultNodeInit.unloadEnded}).
  */
 export class VaultNode extends EventTarget {
   readonly identity: Identity;
@@ -261,6 +281,21 @@ export class VaultNode extends EventTarget {
   private readonly mailbox: MailboxClient;
   /** Inbox documents by `<vault>/<provider did>`. */
   private readonly inboxes = new Map<string, { vault: VaultId; from: Did; doc: DocumentHandle<Record<string, Uint8Array>> }>();
+  private readonly maxLoadedShared: number;
+  private readonly unloadEnded: boolean;
+  /** Shared vaults whose log copy is in memory, least recently used first. */
+  private readonly loadedShared = new Map<string, true>();
+  /** Loads of shared vaults running: concurrent asks for one vault share one. */
+  private readonly loading = new Map<string, Promise<boolean>>();
+  /** Unloads running (a load of the same vault waits for its documents to be written). */
+  private readonly unloading = new Map<string, Promise<void>>();
+  /** Engine operations using a shared vault now: it is not unloaded under them. */
+  private readonly pins = new Map<string, number>();
+  /** When this device's standing in each loaded shared vault may next change by time alone (a grant expiring). */
+  private readonly accessUntil = new Map<string, number>();
+  /** What {@link vaults} and {@link syncStatus} show of an unloaded shared vault, as of its unload. */
+  private readonly summaries = new Map<string, { summary: VaultSummary; until: number; forks: SyncStatus['forks'] }>();
+  private evicting: Promise<void> | undefined;
 
   private constructor(init: VaultNodeInit, replica: GrantLogReplica) {
     super();
@@ -271,6 +306,9 @@ export class VaultNode extends EventTarget {
     this.now = init.now ?? Date.now;
     this.bans = init.bans ?? new PeerBans();
     this.replica = replica;
+    this.maxLoadedShared = init.maxLoadedShared ?? MAX_LOADED_SHARED_VAULTS;
+    this.unloadEnded = init.unloadEnded ?? false;
+    if (!Number.isSafeInteger(this.maxLoadedShared) || this.maxLoadedShared < 1) throw new NodeError('INVALID_INPUT', '"maxLoadedShared" expected an integer ≥ 1');
     const host = { host: init.libp2p, bans: this.bans };
     this.docs = new DocSync(host, {
       authorize: (remote, vault, doc) => this.authorize(remote, vault, doc),
@@ -306,6 +344,9 @@ export class VaultNode extends EventTarget {
         await holder.node!.persistEntries(vault, entries);
         await holder.node!.noticeEntries(vault, entries, 'peer');
       },
+      // Shared vaults unloaded when idle come back when a peer exchanges their log.
+      load: (vault) => holder.node!.loadShared(vault),
+      onUse: (vault) => holder.node!.touch(vault),
     });
     const node = new VaultNode(init, replica);
     holder.node = node;
@@ -323,7 +364,7 @@ export class VaultNode extends EventTarget {
     await this.logs.stop();
     await this.invites.stop();
     for (const target of this.targets.values()) await (await target).flush().catch(() => undefined);
-    await Promise.all(this.savingNotes);
+    await Promise.all([...this.unloading.values(), ...this.savingNotes]);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -494,7 +535,7 @@ export class VaultNode extends EventTarget {
     return out.sort((a, b) => a.at - b.at);
   }
 
-  /** The log copy of `vault` (own or shared). */
+  /** The log copy of `vault` (own, held, or shared and loaded now: see {@link loadVault}). */
   log(vault: VaultId): LogVerifier | undefined {
     return this.replica.log(vault);
   }
@@ -576,7 +617,7 @@ export class VaultNode extends EventTarget {
       peers: this.libp2p.getPeers().map((p) => p.toString()),
       bans: this.bans.list(),
       misbehaviour: this.logs.recorded(),
-      forks: vaults.flatMap((vault) => this.replica.forks(vault).map((f) => ({ vault, signer: f.signer, size: f.size }))),
+      forks: vaults.flatMap((vault) => (this.replica.log(vault) ? this.replica.forks(vault).map((f) => ({ vault, signer: f.signer, size: f.size })) : (this.summaries.get(vault)?.forks ?? []))),
     };
   }
 
@@ -621,41 +662,44 @@ export class VaultNode extends EventTarget {
     const byVault = new Map<VaultId, { depositor: Did; scopes: ScopeName[]; log: boolean }>();
     for (const slot of slots) {
       const address = parseSlotDocName(slot.doc);
-      if (!address || address.recipient !== this.identity.did || !this.replica.log(slot.vault)) continue;
+      if (!address || address.recipient !== this.identity.did || (!this.replica.log(slot.vault) && !this.shared.has(slot.vault))) continue;
       const item = byVault.get(slot.vault as VaultId) ?? { depositor: address.depositor, scopes: [], log: false };
       if (address.name === 'log') item.log = true;
       else if (isScopeName(address.name)) item.scopes.push(address.name);
       byVault.set(slot.vault as VaultId, item);
     }
     const out: { vault: VaultId; scopes: ScopeName[]; entries: number }[] = [];
-    for (const [vault, item] of byVault) {
-      let entries = 0;
-      if (item.log) entries = await this.collectEntries(relay, vault, item.depositor);
-      const log = this.replica.log(vault)!;
-      const pulled: ScopeName[] = [];
-      if (vault !== this.own) {
-        await this.importKeys(vault, log);
-        const mine = log.verdict(this.now()).grants.filter((g) => g.grantee === this.identity.did);
-        const records = await this.recordsOf(vault);
-        const receipts: SignedEntry[] = [];
-        for (const scope of item.scopes.sort()) {
-          const grant = mine.find((g) => g.scopes.includes(scope));
-          if (!grant) continue;
-          const target = await this.targetOf(vault, scope, records);
-          const session = await this.syncFailure(() => this.docs.sync(relay, { vault, doc: slotDocName({ depositor: item.depositor, recipient: this.identity.did, name: scope }), target }));
-          await session.synced();
-          await target.flush();
-          pulled.push(scope);
-          const receipt = await this.writeReceipt(vault, grant.entry, scope, headsOf(target));
-          if (receipt) receipts.push(receipt);
-        }
-        // The patient reads its receipts from the relay later: everything this device wrote.
-        const own = log.entries().filter((e) => log.entry(entryIdOf(e.header, e.signature))?.header.author === this.identity.did);
-        if (own.length > 0) await this.depositEntries(relay, vault, item.depositor, own);
-      }
-      out.push({ vault, scopes: pulled, entries });
-    }
+    for (const [vault, item] of byVault) out.push(await this.withVault(vault, () => this.collectVault(relay, vault, item)));
     return out;
+  }
+
+  /** {@link collect} of one vault (loaded). */
+  private async collectVault(relay: Multiaddr, vault: VaultId, item: { depositor: Did; scopes: ScopeName[]; log: boolean }): Promise<{ vault: VaultId; scopes: ScopeName[]; entries: number }> {
+    let entries = 0;
+    if (item.log) entries = await this.collectEntries(relay, vault, item.depositor);
+    const log = this.replica.log(vault)!;
+    const pulled: ScopeName[] = [];
+    if (vault !== this.own) {
+      await this.importKeys(vault, log);
+      const mine = log.verdict(this.now()).grants.filter((g) => g.grantee === this.identity.did);
+      const records = await this.recordsOf(vault);
+      const receipts: SignedEntry[] = [];
+      for (const scope of item.scopes.sort()) {
+        const grant = mine.find((g) => g.scopes.includes(scope));
+        if (!grant) continue;
+        const target = await this.targetOf(vault, scope, records);
+        const session = await this.syncFailure(() => this.docs.sync(relay, { vault, doc: slotDocName({ depositor: item.depositor, recipient: this.identity.did, name: scope }), target }));
+        await session.synced();
+        await target.flush();
+        pulled.push(scope);
+        const receipt = await this.writeReceipt(vault, grant.entry, scope, headsOf(target));
+        if (receipt) receipts.push(receipt);
+      }
+      // The patient reads its receipts from the relay later: everything this device wrote.
+      const own = log.entries().filter((e) => log.entry(entryIdOf(e.header, e.signature))?.header.author === this.identity.did);
+      if (own.length > 0) await this.depositEntries(relay, vault, item.depositor, own);
+    }
+    return { vault, scopes: pulled, entries };
   }
 
   private async depositEntries(relay: Multiaddr, vault: VaultId, recipient: Did, entries: readonly SignedEntry[]): Promise<void> {
@@ -905,6 +949,10 @@ export class VaultNode extends EventTarget {
    * be reached (the request is kept and goes with the next exchange).
    */
   async requestEmergency(vault: VaultId, reason: string | null = null): Promise<{ request: EntryId; opensAt: number; delivered: boolean }> {
+    return this.withVault(vault, () => this.requestEmergencyNow(vault, reason));
+  }
+
+  private async requestEmergencyNow(vault: VaultId, reason: string | null): Promise<{ request: EntryId; opensAt: number; delivered: boolean }> {
     const shared = this.shared.get(vault);
     if (!shared) throw new NodeError('NOT_FOUND', 'this vault is not shared with this device');
     const peer = multiaddr(shared.address);
@@ -929,7 +977,15 @@ export class VaultNode extends EventTarget {
     const ids = [...(this.own ? [this.own] : []), ...this.held.keys(), ...this.shared.keys()] as VaultId[];
     for (const vault of [...new Set(ids)]) {
       const log = this.replica.log(vault);
-      if (!log) continue;
+      if (!log) {
+        // An unloaded shared vault: as of its unload. Once a grant of it may have expired since,
+        // it is loaded again in the background (and its summary renewed when it leaves).
+        const kept = this.summaries.get(vault);
+        if (!kept) continue;
+        if (now >= kept.until) void this.loadVault(vault).catch(() => undefined);
+        out.push(kept.summary);
+        continue;
+      }
       out.push({ vault, kind: this.kindOf(vault), label: genesisLabel(log), subject: log.verdict(now).subject, as: this.standing(log, now) });
     }
     return out;
@@ -938,7 +994,7 @@ export class VaultNode extends EventTarget {
   /** The records of any vault this device holds (own, held or shared: a shared one opens with the keys its grants carry). */
   async vaultRecords(vault: VaultId): Promise<RecordsPort> {
     if (vault !== this.own && !this.held.has(vault) && !this.shared.has(vault)) throw new NodeError('NOT_FOUND', 'this device holds no such vault');
-    return this.recordsOf(vault);
+    return this.withVault(vault, () => this.recordsOf(vault));
   }
 
   /**
@@ -978,6 +1034,10 @@ export class VaultNode extends EventTarget {
    * each followed by a signed `access` receipt pushed back to the patient's log.
    */
   async pull(vault: VaultId, options: { live?: boolean; address?: string } = {}): Promise<PullResult> {
+    return this.withVault(vault, () => this.pullNow(vault, options));
+  }
+
+  private async pullNow(vault: VaultId, options: { live?: boolean; address?: string }): Promise<PullResult> {
     let shared = this.shared.get(vault);
     if (!shared) throw new NodeError('NOT_FOUND', 'this vault is not shared with this device');
     if (options.address !== undefined && options.address !== shared.address) {
@@ -1040,7 +1100,7 @@ export class VaultNode extends EventTarget {
   /** The records of a vault shared with this device (opened with the keys its grants carry). */
   async sharedRecords(vault: VaultId): Promise<RecordsPort> {
     if (!this.shared.has(vault)) throw new NodeError('NOT_FOUND', 'this vault is not shared with this device');
-    return this.recordsOf(vault);
+    return this.withVault(vault, () => this.recordsOf(vault));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1163,7 +1223,9 @@ export class VaultNode extends EventTarget {
   private heldLog(vault?: VaultId): LogVerifier {
     const v = vault ?? this.own;
     const log = v === undefined ? undefined : this.replica.log(v);
-    if (!log || (v !== this.own && !this.held.has(v!) && !this.shared.has(v!))) throw new NodeError('NOT_FOUND', 'this device holds no such vault');
+    if (!log || (v !== this.own && !this.held.has(v!) && !this.shared.has(v!))) {
+      throw new NodeError('NOT_FOUND', v !== undefined && this.shared.has(v) ? 'that shared vault is not loaded now (await loadVault first)' : 'this device holds no such vault');
+    }
     return log;
   }
 
@@ -1354,6 +1416,13 @@ export class VaultNode extends EventTarget {
       }
     }
     if (recheck) await this.docs.reauthorize((s) => s.vault === vault);
+    if (origin === 'peer' && this.loadedShared.has(vault)) {
+      // Entries from the patient may end this device's access (a revoke): the vault then leaves
+      // memory first when room is needed, or (unloadEnded) once the change running now is over.
+      const until = this.accessEnds(vault);
+      this.accessUntil.set(vault, until);
+      if (this.unloadEnded && this.now() >= until) void this.replica.idle(vault).then(() => this.evictIdle());
+    }
   }
 
   /**
@@ -1459,21 +1528,224 @@ export class VaultNode extends EventTarget {
       list.push(decodeCanonical(value) as ServedNote);
       this.served.set(vault, list);
     }
-    const vaults = [...(this.own ? [this.own] : []), ...this.held.keys(), ...this.shared.keys()] as VaultId[];
-    for (const vault of vaults) {
-      const entries: SignedEntry[] = [];
-      let count = 0;
-      for await (const { value } of this.store.rangeSealed(`${LOG}${vault}/`)) {
-        const e = decodeCanonical(value) as { header: Uint8Array; signature: Uint8Array; body?: Uint8Array };
-        entries.push(e.body === undefined ? { header: e.header, signature: e.signature } : { header: e.header, signature: e.signature, body: e.body });
-        count++;
-      }
-      const log = new LogVerifier({ vault });
-      await log.add(entries, { order: 'given' });
-      this.logCounters.set(vault, count);
-      const patient = this.shared.get(vault)?.patient;
-      this.replica.track(log, patient ? [patient] : []);
+    for (const vault of [...(this.own ? [this.own] : []), ...this.held.keys()] as VaultId[]) this.replica.track(await this.readLog(vault));
+    // Shared vaults pass through memory one by one (their summaries and standing are computed on
+    // the way); at most maxLoadedShared of them stay.
+    for (const vault of [...this.shared.keys()]) {
+      if (this.kindOf(vault as VaultId) === 'shared') await this.loadShared(vault);
     }
+    await this.evictIdle();
+  }
+
+  /** The kept copy of a vault's log, verified again as it is read. */
+  private async readLog(vault: VaultId): Promise<LogVerifier> {
+    const entries: SignedEntry[] = [];
+    // An entry kept first without its body and later with it (a body that came late) is one
+    // entry, in its first place, with the body.
+    const at = new Map<string, number>();
+    let count = 0;
+    for await (const { value } of this.store.rangeSealed(`${LOG}${vault}/`)) {
+      const e = decodeCanonical(value) as { header: Uint8Array; signature: Uint8Array; body?: Uint8Array };
+      const entry: SignedEntry = e.body === undefined ? { header: e.header, signature: e.signature } : { header: e.header, signature: e.signature, body: e.body };
+      const id = entryIdOf(entry.header, entry.signature);
+      const seen = at.get(id);
+      if (seen === undefined) {
+        at.set(id, entries.length);
+        entries.push(entry);
+      } else if (entries[seen]!.body === undefined && entry.body !== undefined) {
+        entries[seen] = entry;
+      }
+      count++;
+    }
+    const log = new LogVerifier({ vault });
+    await log.add(entries, { order: 'given' });
+    this.logCounters.set(vault, count);
+    return log;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Loading and unloading shared vaults (memory bound: MAX_LOADED_SHARED_VAULTS)
+
+  /**
+   * Makes sure the log copy of a vault shared with this device is in memory (loading it from the
+   * store if it was unloaded); resolves false when no such vault is kept here. Own and held vaults
+   * are always loaded. Concurrent calls for one vault share one load.
+   */
+  loadShared(vault: string): Promise<boolean> {
+    if (this.replica.log(vault)) {
+      this.touch(vault);
+      return Promise.resolve(true);
+    }
+    if (this.kindOf(vault as VaultId) !== 'shared' || !this.shared.has(vault)) return Promise.resolve(false);
+    let loading = this.loading.get(vault);
+    if (loading) return loading;
+    loading = (async () => {
+      await this.unloading.get(vault);
+      if (!this.replica.log(vault)) {
+        const log = await this.readLog(vault as VaultId);
+        // Tracked only if nothing else tracked it meanwhile (a new share adopted while it was read).
+        if (!this.replica.log(vault)) this.replica.track(log, [this.shared.get(vault)!.patient]);
+      }
+      this.summaries.delete(vault);
+      this.accessUntil.set(vault, this.accessEnds(vault));
+      this.touch(vault);
+      return true;
+    })();
+    const running = loading;
+    this.loading.set(vault, running);
+    const done = (): void => {
+      if (this.loading.get(vault) === running) this.loading.delete(vault);
+      void this.evictIdle();
+    };
+    running.then(done, done);
+    return running;
+  }
+
+  /** Marks a loaded shared vault as just used (least recently used ones are unloaded first). */
+  touch(vault: string): void {
+    // Only adopted shared vaults: one being followed or joined is not adopted until verified.
+    if (this.kindOf(vault as VaultId) !== 'shared' || !this.shared.has(vault) || !this.replica.log(vault)) return;
+    this.loadedShared.delete(vault);
+    this.loadedShared.set(vault, true);
+  }
+
+  /** Shared vaults whose log copy is in memory now, least recently used first. */
+  loadedSharedVaults(): VaultId[] {
+    return [...this.loadedShared.keys()] as VaultId[];
+  }
+
+  /**
+   * Makes sure a vault's log copy is in memory and returns it (a shared vault may have been
+   * unloaded); undefined when this device holds no such vault. The synchronous readers
+   * ({@link log}, {@link trail}, {@link authority}, {@link delegations}, {@link emergencies}) see a
+   * shared vault only while it is loaded: call this first.
+   */
+  async loadVault(vault: VaultId): Promise<LogVerifier | undefined> {
+    // Held until the current run of the event loop is over, so the caller's synchronous reads
+    // after the await find it even when its access ended (an ended vault is unloaded when idle).
+    this.pins.set(vault, (this.pins.get(vault) ?? 0) + 1);
+    setTimeout(() => void this.unpin(vault), 0);
+    await this.loadShared(vault);
+    return this.replica.log(vault);
+  }
+
+  /** Runs `run` with the shared vault (if it is one) loaded and kept loaded until it ends. */
+  private async withVault<T>(vault: VaultId, run: () => Promise<T>): Promise<T> {
+    this.pins.set(vault, (this.pins.get(vault) ?? 0) + 1);
+    try {
+      await this.loadShared(vault);
+      return await run();
+    } finally {
+      // The operation ends once what it made idle left memory (so memory stays within the bound).
+      await this.unpin(vault);
+    }
+  }
+
+  private unpin(vault: string): Promise<void> {
+    const left = (this.pins.get(vault) ?? 1) - 1;
+    if (left <= 0) this.pins.delete(vault);
+    else this.pins.set(vault, left);
+    return this.evictIdle();
+  }
+
+  /**
+   * Unloads now what may leave memory: idle shared vaults beyond {@link VaultNodeInit.maxLoadedShared}
+   * (least recently used first) and those where this device's access ended. The engine runs this
+   * itself after each use of a shared vault; a host may call it on a timer (a grant that expires
+   * while nothing happens) or under memory pressure.
+   */
+  unloadIdle(): Promise<void> {
+    return this.evictIdle();
+  }
+
+  /**
+   * When this device's access to a loaded shared vault may next end by time alone: the earliest
+   * expiry of its live grants and delegations there; -Infinity when it holds none now.
+   */
+  private accessEnds(vault: string): number {
+    const log = this.replica.log(vault);
+    if (!log) return -Infinity;
+    const now = this.now();
+    const me = this.identity.did;
+    const verdict = log.verdict(now);
+    const ends = [
+      ...verdict.grants.filter((g) => g.grantee === me).map((g) => g.expires ?? Infinity),
+      ...delegationsOf(log, now)
+        .filter((d) => d.delegate === me)
+        .map((d) => d.expires ?? Infinity),
+    ];
+    return ends.length === 0 ? -Infinity : Math.min(...ends);
+  }
+
+  /** Whether a loaded shared vault may leave memory now: nothing uses it. */
+  private idle(vault: string): boolean {
+    return !this.pins.has(vault) && !this.loading.has(vault) && !this.replica.busy(vault) && !this.docs.sessions().some((s) => s.vault === vault);
+  }
+
+  /**
+   * Unloads idle shared vaults beyond maxLoadedShared: first those where this device's access
+   * ended (revoked, expired, undelegated), then the least recently used; with `unloadEnded`,
+   * ended ones at once. One pass at a time; a call during a pass runs another after it.
+   */
+  private evictIdle(): Promise<void> {
+    const pass = async (): Promise<void> => {
+      const now = this.now();
+      const ended: string[] = [];
+      for (const vault of this.loadedShared.keys()) {
+        let until = this.accessUntil.get(vault) ?? -Infinity;
+        if (now >= until) {
+          until = this.accessEnds(vault);
+          this.accessUntil.set(vault, until);
+        }
+        if (now >= until) ended.push(vault);
+      }
+      // Ended ones leave first (at once with unloadEnded), then the least recently used.
+      for (const vault of ended) {
+        if (!this.unloadEnded && this.loadedShared.size <= this.maxLoadedShared) break;
+        if (this.idle(vault)) await this.unload(vault);
+      }
+      for (const vault of [...this.loadedShared.keys()]) {
+        if (this.loadedShared.size <= this.maxLoadedShared) break;
+        if (this.idle(vault)) await this.unload(vault);
+      }
+    };
+    const previous = this.evicting ?? Promise.resolve();
+    const next = previous.then(pass).catch(() => undefined);
+    this.evicting = next;
+    void next.then(() => {
+      if (this.evicting === next) this.evicting = undefined;
+    });
+    return next;
+  }
+
+  /** Takes a shared vault out of memory: its log copy, writer, records store, scope documents, index keys and inbox; all stay in the store. */
+  private async unload(vault: string): Promise<void> {
+    const log = this.replica.log(vault);
+    if (!log) return;
+    const now = this.now();
+    const summary: VaultSummary = { vault: vault as VaultId, kind: 'shared', label: genesisLabel(log), subject: log.verdict(now).subject, as: this.standing(log, now) };
+    const forks = this.replica.forks(vault).map((f) => ({ vault: vault as VaultId, signer: f.signer, size: f.size }));
+    if (!this.replica.untrack(vault)) return;
+    this.summaries.set(vault, { summary, until: this.accessUntil.get(vault) ?? -Infinity, forks });
+    this.loadedShared.delete(vault);
+    this.accessUntil.delete(vault);
+    this.writers.delete(vault);
+    this.indexKeys.delete(vault);
+    this.records.delete(vault);
+    const targets: Promise<ScopeTarget>[] = [];
+    for (const scope of SCOPES_IN_ORDER) {
+      const target = this.targets.get(`${vault}/${scope}`);
+      if (target) targets.push(target);
+      this.targets.delete(`${vault}/${scope}`);
+    }
+    for (const [key, inbox] of this.inboxes) if (inbox.vault === vault) this.inboxes.delete(key);
+    const writing = (async () => {
+      for (const target of targets) await (await target).flush().catch(() => undefined);
+    })();
+    this.unloading.set(vault, writing);
+    await writing;
+    if (this.unloading.get(vault) === writing) this.unloading.delete(vault);
+    this.emit('unloaded', { vault });
   }
 
   private async adoptShared(shared: SharedVault): Promise<void> {
@@ -1481,6 +1753,7 @@ export class VaultNode extends EventTarget {
       this.replica.track(new LogVerifier({ vault: shared.vault }), [shared.patient]);
     }
     this.shared.set(shared.vault, shared);
+    this.touch(shared.vault);
     await this.store.putSealed(`${SHARED}${shared.vault}`, encodeCanonical({ ...shared }));
   }
 
@@ -1522,7 +1795,14 @@ export class VaultNode extends EventTarget {
     for (const keys of exported) await records.importScopeKeys(keys);
   }
 
-  private authorize(remote: Did, vault: string, doc: string): AccessMode | false {
+  private authorize(remote: Did, vault: string, doc: string): AccessMode | false | Promise<AccessMode | false> {
+    // An unloaded shared vault is loaded first (the gate runs on every message: loaded, it answers at once).
+    if (!this.replica.log(vault) && this.shared.has(vault)) return this.loadShared(vault).then(() => this.authorizeLoaded(remote, vault, doc));
+    this.touch(vault);
+    return this.authorizeLoaded(remote, vault, doc);
+  }
+
+  private authorizeLoaded(remote: Did, vault: string, doc: string): AccessMode | false {
     const log = this.replica.log(vault);
     if (log && (vault === this.own || (this.held.has(vault) && this.writesIn(vault as VaultId, 'summary'))) && doc === `${INBOX_DOC}${remote}`) {
       // A provider's own inbox at the patient: writable while it holds a live grant with 'append'.
@@ -1547,7 +1827,7 @@ export class VaultNode extends EventTarget {
 
   private async resolveTarget(vault: string, doc: string): Promise<SyncTarget | undefined> {
     if ((vault === this.own || this.held.has(vault)) && doc.startsWith(INBOX_DOC)) return this.inboxOf(doc.slice(INBOX_DOC.length) as Did, vault as VaultId);
-    if (!isScopeName(doc) || !this.replica.log(vault)) return undefined;
+    if (!isScopeName(doc) || !(await this.loadShared(vault) || this.replica.log(vault))) return undefined;
     return this.targetOf(vault as VaultId, doc, await this.recordsOf(vault as VaultId));
   }
 
@@ -1596,11 +1876,13 @@ export class VaultNode extends EventTarget {
     }
     const deletes: { type: 'delete'; key: string }[] = [];
     const unseen = new Set<Did>();
-    for await (const { key } of this.store.rangeSealed(SYNC)) {
+    const keys: string[] = [];
+    for await (const { key } of this.store.rangeSealed(SYNC)) keys.push(key);
+    for (const key of keys) {
       const [remote, vault, ...rest] = key.slice(SYNC.length).split('/');
       const doc = rest.join('/');
       if (remote === undefined || vault === undefined) continue;
-      if (stale.has(remote) || !this.keepsSyncState(remote as Did, vault as VaultId, doc, now)) deletes.push({ type: 'delete', key });
+      if (stale.has(remote) || !(await this.keepsSyncState(remote as Did, vault as VaultId, doc, now))) deletes.push({ type: 'delete', key });
       // States written before last-seen times were kept: they age out from now.
       else if (!this.syncSeen.has(remote as Did)) unseen.add(remote as Did);
     }
@@ -1611,8 +1893,8 @@ export class VaultNode extends EventTarget {
   }
 
   /** Whether a persisted sync state with `remote` of `doc` in `vault` may still serve a session. */
-  private keepsSyncState(remote: Did, vault: VaultId, doc: string, now: number): boolean {
-    const log = this.replica.log(vault);
+  private async keepsSyncState(remote: Did, vault: VaultId, doc: string, now: number): Promise<boolean> {
+    const log = (await this.loadVault(vault)) ?? this.replica.log(vault);
     if (!log || (vault !== this.own && !this.held.has(vault) && !this.shared.has(vault))) return false;
     // Inboxes and relay slots have no scope to be entitled to: they age out with the remote.
     if (!isScopeName(doc)) return true;

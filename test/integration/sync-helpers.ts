@@ -38,7 +38,7 @@ export interface Device {
 }
 
 /** Starts a device; `storage` lets a test restart one on the same data. */
-export async function startDevice(options: { identity?: Identity; storage?: MemoryStorage; listen?: string; now?: () => number } = {}): Promise<Device> {
+export async function startDevice(options: { identity?: Identity; storage?: MemoryStorage; listen?: string; now?: () => number; maxLoadedShared?: number; unloadEnded?: boolean } = {}): Promise<Device> {
   const identity = options.identity ?? generateIdentity();
   const storage = options.storage ?? new MemoryStorage();
   const vaultStore = options.storage
@@ -53,6 +53,8 @@ export async function startDevice(options: { identity?: Identity; storage?: Memo
     bans,
     store: vaultStore,
     ...(options.now ? { now: options.now } : {}),
+    ...(options.maxLoadedShared !== undefined ? { maxLoadedShared: options.maxLoadedShared } : {}),
+    ...(options.unloadEnded !== undefined ? { unloadEnded: options.unloadEnded } : {}),
     openRecords: async (vault, role, seed) =>
       RecordStore.open(prefixedStore(vaultStore, `records/${role}/${vault}/`), { vaultId: vault, ...(seed ? { scopeKeys: seed } : {}) }),
   });

@@ -1,0 +1,12 @@
+/**
+ * Bounds of the engine's memory (tmp/node-needs.md items 4 and 6, docs/families.md "Bounds").
+ */
+
+/**
+ * Vaults shared with this device (a provider's patients) whose log copy, records store and scope
+ * documents stay in memory at once. Beyond it the least recently used idle one is unloaded (all
+ * of it stays in the sealed store) and loaded again when the user or a peer needs it. A vault in
+ * use (a running pull, a live doc session, a log change) is never unloaded, so more may be loaded
+ * for a moment while more are in use at once.
+ */
+export const MAX_LOADED_SHARED_VAULTS = 64;
