@@ -116,6 +116,36 @@ describe('grant-log replication through src/grants, over real libp2p', () => {
     expect(providerLog.problems(clock)).toEqual([]);
   });
 
+  it('sends the bodies a provider becomes entitled to later (made a guardian) of entries it already holds, and none before', async () => {
+    await grant(provider.identity, ['labs']);
+    const theirs = await grant(other, ['labs']);
+    await providerSync.exchange(patient.node.getMultiaddrs(), vault);
+    expect(providerLog.entry(theirs)?.body).toBeUndefined();
+    // It asks for the body on every exchange; while it is a grantee the patient sends nothing.
+    expect(await providerReplica.bodiless(vault, 10)).toEqual([theirs]);
+    expect(await providerSync.exchange(patient.node.getMultiaddrs(), vault)).toMatchObject({ received: 0 });
+    expect(providerLog.entry(theirs)?.body).toBeUndefined();
+    // Made a guardian: a live guardian is entitled to every body, the other grant's among them.
+    clock += 1000;
+    const delegation = await writer.append(patient.identity, 'delegate', { delegate: provider.identity.did, role: 'guardian', expires: null, scopes: [], wait: null, keys: [] }, { ts: clock });
+    patientReplica.noteWritten(vault, [delegation]);
+    await providerSync.exchange(patient.node.getMultiaddrs(), vault);
+    expect(providerLog.entry(theirs)?.body).toBeDefined();
+    expect(await providerReplica.bodiless(vault, 10)).toEqual([]);
+    expect(providerLog.problems(clock)).toEqual([]);
+  });
+
+  it('lists the ids it holds without a body in turns when there are more than fit one hello', async () => {
+    const others = Array.from({ length: 5 }, () => generateIdentity());
+    const ids: string[] = [];
+    await grant(provider.identity, ['labs']);
+    for (const o of others) ids.push(await grant(o, ['labs']));
+    await providerSync.exchange(patient.node.getMultiaddrs(), vault);
+    const turns = [await providerReplica.bodiless(vault, 2), await providerReplica.bodiless(vault, 2), await providerReplica.bodiless(vault, 2)];
+    expect(turns.every((t) => t.length === 2)).toBe(true);
+    expect(new Set(turns.flat())).toEqual(new Set(ids));
+  });
+
   it('persists a body it lacked exactly once, however often it is sent again', async () => {
     const guardian = generateIdentity();
     clock += 1000;
