@@ -140,6 +140,10 @@ describe('page API over the engine: share', () => {
     expect(events).toContainEqual({ event: 'shareChanged', data: { grantId: expect.any(String), status: 'live' } });
     const listed = (await provider.dispatcher.handle(CLINIC, { method: 'vault_listShared' })) as { scopes: string[]; status: string }[];
     expect(listed).toEqual([expect.objectContaining({ scopes: ['labs'], status: 'live' })]);
+    // The patient revokes in the extension: the clinic's page hears that grant end.
+    const grantId = events.map((e) => (e.event === 'shareChanged' ? e.data.grantId : undefined)).find((id) => id !== undefined)!;
+    await patient.engine.sharing!.revoke(grantId);
+    await expect.poll(() => events).toContainEqual({ event: 'shareChanged', data: { grantId, status: 'revoked' } });
   });
 
   it('does not let a second origin read what was shared with this device', async () => {

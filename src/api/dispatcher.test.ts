@@ -5,6 +5,7 @@ import { PageApiDispatcher, type PageEvent } from './dispatcher.js';
 import { RpcErrorCode } from './errors.js';
 import { memoryPermissionPersistence, OriginPermissions } from './permissions.js';
 import { RateLimiter } from './rate-limit.js';
+import { METHODS, type MethodName } from './schemas.js';
 import { createStoreBackend, type StoreBackend } from './store-backend.js';
 
 const A = 'https://portal.example-hospital.org';
@@ -71,8 +72,19 @@ describe('PageApiDispatcher: before connect', () => {
       ['vault_requestShare', { provider: { did: 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK', name: 'X' }, scopes: ['labs'], purpose: 'treatment', expiresInDays: 1 }],
       ['vault_listShared', undefined],
       ['vault_getRecords', { patient: 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK' }],
+      ['vault_redeemInvitation', { invitation: 'pvault:abcdefgh' }],
     ] as const) {
       expect(await codeOf(call(dispatcher, A, method, params))).toBe(RpcErrorCode.UNAUTHORIZED);
+    }
+    expect(user.seen).toEqual([]);
+  });
+
+  it('answers 4100, not -32602, to a page that has not connected whatever params it sends', async () => {
+    const { dispatcher, user } = await setup({ burst: 1000 });
+    for (const method of METHODS.filter((m) => m !== 'vault_connect')) {
+      for (const params of [undefined, {}, 'x', { unexpected: true }]) {
+        expect(await codeOf(call(dispatcher, A, method, params))).toBe(RpcErrorCode.UNAUTHORIZED);
+      }
     }
     expect(user.seen).toEqual([]);
   });
@@ -144,7 +156,7 @@ describe('PageApiDispatcher: malformed and hostile input', () => {
     }
   });
 
-  it('answers -32602 for malformed params, before any permission check or prompt', async () => {
+  it('answers -32602 for malformed params of a connected page, before any prompt', async () => {
     const { dispatcher, user } = await setup();
     await call(dispatcher, A, 'vault_connect');
     const bad: [string, unknown][] = [
@@ -157,6 +169,67 @@ describe('PageApiDispatcher: malformed and hostile input', () => {
     ];
     for (const [method, params] of bad) expect(await codeOf(call(dispatcher, A, method, params))).toBe(RpcErrorCode.INVALID_PARAMS);
     expect(user.seen).toHaveLength(1);
+  });
+
+  it('answers every method’s wrong-typed, unknown-keyed, oversized and polluted params with -32602 and no prompt', async () => {
+    const { dispatcher, user } = await setup({ burst: 1000 });
+    await call(dispatcher, A, 'vault_connect');
+    const did = 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK';
+    const long = 'x'.repeat(4 * 1024 * 1024);
+    const polluted = (base: object): object => ({ ...base, ...(JSON.parse('{"__proto__":{"admin":true}}') as object) });
+    const share = { provider: { did, name: 'Example Clinic' }, scopes: ['labs'], purpose: 'treatment', expiresInDays: 30 };
+    const cases: Record<MethodName, unknown[]> = {
+      vault_connect: [{ extra: 1 }, 'x', [1], polluted({})],
+      vault_status: ['now', 7, { locked: false }, polluted({})],
+      vault_importRecords: [
+        undefined,
+        { format: 'pdf', data: {} },
+        { format: 'fhir', data: [] },
+        { format: 'smart-health-card', data: long },
+        { format: 'fhir', data: { resourceType: 'Patient' }, label: long },
+        polluted({ format: 'fhir', data: { resourceType: 'Patient' } }),
+      ],
+      vault_requestShare: [
+        undefined,
+        { ...share, scopes: ['labs', 'labs'] },
+        { ...share, expiresInDays: 1e9 },
+        { ...share, expiresInDays: 1.5 },
+        { ...share, provider: { did: 'did:web:evil.example', name: 'X' } },
+        { ...share, provider: { did, name: long } },
+        { ...share, note: long },
+        { ...share, purpose: 'marketing' },
+        polluted(share),
+      ],
+      vault_listShared: ['all', { includeEnded: 'yes' }, { other: true }, polluted({})],
+      vault_getRecords: [
+        undefined,
+        { patient: did, limit: 100_000 },
+        { patient: did, limit: -1 },
+        { patient: did, resourceType: '<script>' },
+        { patient: did, cursor: long },
+        { patient: did, scope: 'everything' },
+        polluted({ patient: did }),
+      ],
+      vault_redeemInvitation: [
+        undefined,
+        { invitation: 'https://evil.example' },
+        { invitation: `pvault:${long}` },
+        { invitation: 'pvault:abcdefgh', scopes: [] },
+        { invitation: 'pvault:abcdefgh', expiresInDays: 0 },
+        polluted({ invitation: 'pvault:abcdefgh' }),
+      ],
+    };
+    expect(Object.keys(cases).sort()).toEqual([...METHODS].sort());
+    for (const [method, list] of Object.entries(cases)) {
+      for (const params of list) {
+        const r = await dispatcher.respond(A, { method, params });
+        expect(r, method).toMatchObject({ ok: false, error: { code: RpcErrorCode.INVALID_PARAMS } });
+        // The message names the field, never echoes what the page sent.
+        expect(JSON.stringify(r).length, method).toBeLessThan(1000);
+      }
+    }
+    expect(user.seen).toHaveLength(1);
+    expect((Object.prototype as Record<string, unknown>).admin).toBeUndefined();
   });
 
   it('refuses prototype-pollution params and leaves Object.prototype clean', async () => {

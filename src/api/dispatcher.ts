@@ -67,8 +67,8 @@ export type PageResponse = { readonly ok: true; readonly result: unknown } | { r
 
 /**
  * The page API: every `window.patientVault.request` ends here, with the origin the browser
- * reported for the calling frame. Order of checks: origin → rate → envelope → method → params →
- * connected → vault unlocked → user approval → engine. Pure apart from what is injected.
+ * reported for the calling frame. Order of checks: origin → rate → envelope → method → connected →
+ * params → vault unlocked → user approval → engine. Pure apart from what is injected.
  */
 export class PageApiDispatcher {
   readonly #init: DispatcherInit;
@@ -144,10 +144,14 @@ export class PageApiDispatcher {
     assertSafeJson(request);
     const { method, params } = parseEnvelope(request);
     if (!isMethodName(method)) throw rpcErrors.unsupported(method);
-    const parsed = parseParams(method, params);
-    if (method === 'vault_connect') return this.#connect(origin);
+    if (method === 'vault_connect') {
+      parseParams(method, params);
+      return this.#connect(origin);
+    }
+    // Connected first: a page that has not connected gets 4100 for any call, whatever its params
+    // (issue 7, "calls before connect"), and learns nothing about what the params should be.
     if (!this.#init.permissions.isConnected(origin)) throw rpcErrors.unauthorized();
-    return this.#dispatch(origin, method, parsed);
+    return this.#dispatch(origin, method, parseParams(method, params));
   }
 
   async #dispatch(origin: string, method: Exclude<MethodName, 'vault_connect'>, params: unknown): Promise<unknown> {
