@@ -44,10 +44,35 @@ describe('a page that has not connected', () => {
       ['vault_requestShare', { provider: { did, name: 'X' }, scopes: ['labs'], purpose: 'treatment', expiresInDays: 1 }],
       ['vault_listShared', undefined],
       ['vault_getRecords', { patient: did }],
+      ['vault_redeemInvitation', { invitation: 'pvault:abcdefgh' }],
     ] as const) {
       expect(await pageCall(clinic, method, params)).toMatchObject({ ok: false, code: 4100 });
     }
+    // Whatever the params: a page that has not connected learns nothing about them.
+    for (const method of ['vault_importRecords', 'vault_requestShare', 'vault_getRecords', 'vault_listShared', 'vault_redeemInvitation']) {
+      for (const params of [undefined, {}, 'junk']) expect(await pageCall(clinic, method, params)).toMatchObject({ ok: false, code: 4100 });
+    }
     expect(await promptCount(approvals)).toBe(0);
+  });
+});
+
+describe('discovery', () => {
+  it('announces the provider EIP-6963-style when a page asks, with info and the same window.patientVault', async () => {
+    const found = await clinic.evaluate(() => {
+      const got: { info: Record<string, unknown>; same: boolean }[] = [];
+      window.addEventListener('patientVault:announceProvider', (e) => {
+        const detail = (e as CustomEvent<{ info: Record<string, unknown>; provider: unknown }>).detail;
+        got.push({ info: { ...detail.info }, same: detail.provider === (window as unknown as { patientVault: unknown }).patientVault });
+      });
+      window.dispatchEvent(new Event('patientVault:requestProvider'));
+      return got;
+    });
+    expect(found).toEqual([
+      {
+        info: { uuid: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/), name: 'Patient Vault', icon: expect.stringMatching(/^data:image\/svg\+xml,/), rdns: 'org.patientvault' },
+        same: true,
+      },
+    ]);
   });
 });
 
@@ -191,6 +216,17 @@ describe('a second origin', () => {
     expect(await hospital.evaluate(() => (window as unknown as { __events: unknown[] }).__events)).toEqual([{ locked: true }]);
     expect(await clinic.evaluate(() => (window as unknown as { __events: unknown[] }).__events)).toEqual([]);
     expect(await pageCall(hospital, 'vault_status')).toEqual({ ok: true, result: { connected: true, hasVault: true, locked: true } });
+    // While locked, methods that read or change data answer 4900 and the user sees no prompt.
+    const share = { provider: { did: 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK', name: 'X' }, scopes: ['labs'], purpose: 'treatment', expiresInDays: 30 };
+    for (const [method, params] of [
+      ['vault_importRecords', { format: 'fhir', data: { resourceType: 'Patient' } }],
+      ['vault_requestShare', share],
+      ['vault_listShared', undefined],
+      ['vault_getRecords', { patient: share.provider.did }],
+    ] as const) {
+      expect(await pageCall(hospital, method, params)).toMatchObject({ ok: false, code: 4900 });
+    }
+    expect(await promptCount(approvals)).toBe(0);
     await vaultTab.getByLabel('Passphrase').fill('orbit lantern cactus velvet harbor');
     await vaultTab.getByRole('button', { name: 'Unlock' }).click();
     await vaultTab.getByRole('navigation', { name: 'Vault sections' }).waitFor({ timeout: 60_000 });
