@@ -3,6 +3,7 @@ import { copyFile, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { generatePatientBundle } from '../../../test/fixtures/generator.js';
+import { qrPng } from '../../../test/fixtures/shc-issuer.js';
 import { PASS, dumpVault, initVault, pvault, tempRoot } from './records-cli.test-support.js';
 
 const SHC = join(import.meta.dirname, '../../../test/fixtures/samples/shc');
@@ -59,6 +60,51 @@ describe('pvault import', () => {
     const allowed = await pvault('import', card, '--vault', dir, '--allow-unverified');
     expect(allowed.code).toBe(0);
     expect(allowed.stdout).toMatch(/— NOT verified/);
+  });
+
+  it('imports a chunked card whose QR codes are separate files, text or images, in any order', async () => {
+    const dir = await initVault(root);
+    const trust = join(SHC, 'issuer-jwks.json');
+    // The spec's example 02: one lab card split into three QR codes, one file each.
+    const chunk = (n: number) => join(SHC, `example-02-f-qr-code-numeric-value-${n}.txt`);
+    const text = await pvault('import', chunk(2), chunk(0), chunk(1), '--vault', dir, '--trust', trust);
+    expect(text.stderr).toBe('');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^imported \d+ resources from 3 files: \d+ added/);
+    expect(text.stdout).toContain(
+      'card 1 in example-02-f-qr-code-numeric-value-2.txt + example-02-f-qr-code-numeric-value-0.txt + example-02-f-qr-code-numeric-value-1.txt: issuer https://spec.smarthealth.cards/examples/issuer — verified',
+    );
+    // The same three codes as photos (PNG), next to a FHIR file: the same records, unchanged.
+    const images: string[] = [];
+    for (const n of [1, 2, 0]) {
+      const png = join(root, `chunk-${n}.png`);
+      await writeFile(png, await qrPng((await readFile(chunk(n), 'utf8')).trim()));
+      images.push(png);
+    }
+    const pictures = await pvault('import', images[0]!, join(R4, 'patient-example.json'), images[1]!, images[2]!, '--vault', dir, '--trust', trust);
+    expect(pictures.stderr).toBe('');
+    expect(pictures.code).toBe(0);
+    expect(pictures.stdout).toMatch(/from 4 files: 1 added, 0 updated, \d+ unchanged/);
+    expect(pictures.stdout).toContain('card 1 in chunk-1.png + chunk-2.png + chunk-0.png: issuer https://spec.smarthealth.cards/examples/issuer — verified');
+  });
+
+  it('refuses a chunked card with a QR code missing, naming the files, and imports nothing', async () => {
+    const dir = await initVault(root);
+    const before = await dumpVault(dir);
+    const r = await pvault('import', join(SHC, 'example-02-f-qr-code-numeric-value-0.txt'), join(SHC, 'example-02-f-qr-code-numeric-value-2.txt'), '--vault', dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('example-02-f-qr-code-numeric-value-0.txt + ');
+    expect(r.stderr).toMatch(/QR chunk 2 of 3 is missing \[SHC_BAD_CHUNKS\]/);
+    expect(await dumpVault(dir)).toEqual(before);
+  });
+
+  it('says how to trust an issuer when a card is refused as untrusted', async () => {
+    const dir = await initVault(root);
+    const r = await pvault('import', join(SHC, 'example-00-d-jws.txt'), '--vault', dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('[SHC_UNTRUSTED_ISSUER]');
+    expect(r.stderr).toContain('--trust JWKS_FILE');
+    expect(r.stderr).toContain('--allow-unverified');
   });
 
   it('imports nothing at all when one of several files is bad, and says where', async () => {

@@ -4,6 +4,7 @@ import {
   MAX_IMPORT_BYTES,
   RecordsError,
   TrustedIssuers,
+  decodeQrImage,
   parseImport,
   type CardReport,
   type ImportProblem,
@@ -18,7 +19,8 @@ const HELP = `Usage: pvault import FILE… --vault DIR [--trust JWKS_FILE]… [-
 
 Imports health records into the vault: FHIR R4 JSON (one resource, or a Bundle of type collection,
 document, transaction, batch or searchset), SMART Health Cards (.smart-health-card files, a raw JWS,
-shc:/ QR text, also chunked) and PNG/JPEG images of a health card QR code.
+shc:/ QR text, also chunked) and PNG/JPEG images of a health card QR code. The QR codes of a
+chunked card (shc:/1/3/…, shc:/2/3/…) may each be a file of its own, text or image, in any order.
 
 Every file is read and validated first. By default the import is all or nothing: if any file or
 entry is bad, nothing is imported and every problem is listed (entry and rule). The same record
@@ -37,6 +39,16 @@ The passphrase comes from ${PASSPHRASE_ENV}, else it is asked on the terminal wi
 Exit codes: 0 imported, 1 bad input or data (nothing imported, or with --partial: part of it),
 2 wrong usage.
 `;
+
+/**
+ * What one parseImport call reads: a file, or the files holding the chunks of one chunked card
+ * (`path` and `name` then list them all, joined by ' + ').
+ */
+interface ImportUnit {
+  path: string;
+  name: string;
+  input: Uint8Array | string;
+}
 
 interface FileResult {
   file: string;
@@ -86,23 +98,27 @@ export const run: Command = async (argv, io) => {
   }
   try {
     const progress = progressBar();
-    // 1. Read and validate every file; nothing is written yet.
-    const results: FileResult[] = [];
-    for (const [i, file] of positionals.entries()) {
-      const label = positionals.length > 1 ? `${basename(file)} (${i + 1}/${positionals.length})` : basename(file);
-      let bytes: Uint8Array;
+    // 1. Read every file, then validate each unit (a file, or the files of one chunked card);
+    //    nothing is written yet.
+    const files: { path: string; bytes: Uint8Array }[] = [];
+    for (const file of positionals) {
       try {
         const info = await stat(file);
         if (!info.isFile()) return fail(io, `${file}: not a file [FILE_UNREADABLE]`);
         if (info.size > MAX_IMPORT_BYTES) return fail(io, `${file}: ${info.size} bytes, over the ${MAX_IMPORT_BYTES}-byte limit; nothing was imported [FILE_TOO_LARGE]`);
-        bytes = new Uint8Array(await readFile(file));
+        files.push({ path: file, bytes: new Uint8Array(await readFile(file)) });
       } catch (error) {
         if (isFileError(error)) return fail(io, `${file}: cannot read it (${error.code}); nothing was imported [FILE_UNREADABLE]`);
         throw error;
       }
+    }
+    const units = importUnits(files);
+    const results: FileResult[] = [];
+    for (const [i, { path: file, name, input }] of units.entries()) {
+      const label = units.length > 1 ? `${name} (${i + 1}/${units.length})` : name;
       try {
-        const parsed = await parseImport(bytes, {
-          fileName: basename(file),
+        const parsed = await parseImport(input, {
+          fileName: name,
           now,
           partial,
           ...(trust ? { trust } : {}),
@@ -121,6 +137,7 @@ export const run: Command = async (argv, io) => {
         if (error instanceof RecordsError) {
           io.stderr(`pvault import: ${file}: ${error.message} [${error.code}]`);
           printProblems(io, error.problems);
+          if (error.code === 'SHC_UNTRUSTED_ISSUER') io.stderr(UNTRUSTED_HINT);
           io.stderr('Nothing was imported. Fix the file, or use --partial to import the valid part.');
           return EXIT_BAD_INPUT;
         }
@@ -140,19 +157,20 @@ export const run: Command = async (argv, io) => {
     });
     const lines = [`imported ${all.length} resource${all.length === 1 ? '' : 's'} from ${positionals.length} file${positionals.length === 1 ? '' : 's'}: ${totals.added} added, ${totals.updated} updated, ${totals.unchanged} unchanged`];
     for (const [scope, c] of Object.entries(result.counts)) lines.push(`  ${scope.padEnd(14)} ${c.added} added, ${c.updated} updated, ${c.unchanged} unchanged`);
-    const cards = results.flatMap((r) => r.cards.map((card) => ({ file: r.file, card })));
+    const cards = results.flatMap((r, i) => r.cards.map((card) => ({ file: units[i]!.name, card })));
     if (cards.length > 0) {
       lines.push('health cards:');
       cards.forEach(({ file, card }, i) => {
         const status = card.verified ? 'verified' : `NOT verified${card.reason ? ` (${card.reason})` : ''}`;
-        lines.push(`  card ${i + 1} in ${basename(file)}: issuer ${card.issuer || '(unreadable)'} — ${status}, ${card.resourceCount} resource${card.resourceCount === 1 ? '' : 's'}`);
+        lines.push(`  card ${i + 1} in ${file}: issuer ${card.issuer || '(unreadable)'} — ${status}, ${card.resourceCount} resource${card.resourceCount === 1 ? '' : 's'}`);
       });
     }
     io.stdout(lines.join('\n'));
-    const problems = results.flatMap((r) => r.problems.map((p) => ({ ...p, entry: `${basename(r.file)} ${p.entry}` })));
+    const problems = results.flatMap((r, i) => r.problems.map((p) => ({ ...p, entry: `${units[i]!.name} ${p.entry}` })));
     if (problems.length > 0) {
       io.stderr(`pvault import: ${problems.length} problem${problems.length === 1 ? '' : 's'} not imported (--partial):`);
       printProblems(io, problems);
+      if (problems.some((p) => p.rule === 'SHC_UNTRUSTED_ISSUER')) io.stderr(UNTRUSTED_HINT);
       return EXIT_BAD_INPUT;
     }
     return EXIT_OK;
@@ -162,6 +180,68 @@ export const run: Command = async (argv, io) => {
     await records.close();
   }
 };
+
+const UNTRUSTED_HINT = "Give the issuer's keys with --trust JWKS_FILE, or import the card marked unverified with --allow-unverified.";
+
+/** `shc:/C/N/digits`: one QR code of a card split into N (SMART Health Cards, "Chunking"). */
+const QR_CHUNK = /^shc:\/(\d{1,3})\/(\d{1,3})\/\d+$/i;
+/** A chunk is at most 1,191 JWS characters, two digits each: anything much longer is not one. */
+const MAX_CHUNK_TEXT = 4096;
+
+/** The `shc:/C/N/…` text of a file that holds one QR chunk (as text, or as a PNG/JPEG of it). */
+function chunkText(bytes: Uint8Array): { text: string; total: string } | undefined {
+  let text: string;
+  if ((bytes[0] === 0x89 && bytes[1] === 0x50) || (bytes[0] === 0xff && bytes[1] === 0xd8)) {
+    try {
+      text = decodeQrImage(bytes);
+    } catch {
+      return undefined; // parseImport reads the image again and reports what is wrong with it
+    }
+  } else {
+    if (bytes.length > MAX_CHUNK_TEXT) return undefined;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      return undefined;
+    }
+  }
+  const m = QR_CHUNK.exec(text.trim());
+  return m ? { text: text.trim(), total: m[2]! } : undefined;
+}
+
+/**
+ * The units parseImport reads, in the order of the files: each file on its own, except that files
+ * holding one QR chunk each are read together, grouped by their chunk count — a portal or a phone
+ * hands out a chunked card as N separate codes. (Chunks of two cards with the same count, in one
+ * command, cannot be told apart: parseImport then reports a chunk given twice.)
+ */
+function importUnits(files: readonly { path: string; bytes: Uint8Array }[]): ImportUnit[] {
+  const units: (ImportUnit | { total: string; chunks: { path: string; text: string }[] })[] = [];
+  const groups = new Map<string, { total: string; chunks: { path: string; text: string }[] }>();
+  for (const { path, bytes } of files) {
+    const chunk = chunkText(bytes);
+    if (!chunk) {
+      units.push({ path, name: basename(path), input: bytes });
+      continue;
+    }
+    let group = groups.get(chunk.total);
+    if (!group) {
+      group = { total: chunk.total, chunks: [] };
+      groups.set(chunk.total, group);
+      units.push(group);
+    }
+    group.chunks.push({ path, text: chunk.text });
+  }
+  return units.map((u) =>
+    'chunks' in u
+      ? {
+          path: u.chunks.map((c) => c.path).join(' + '),
+          name: u.chunks.map((c) => basename(c.path)).join(' + '),
+          input: u.chunks.map((c) => c.text).join('\n'),
+        }
+      : u,
+  );
+}
 
 function printProblems(io: CommandIo, problems: readonly ImportProblem[]): void {
   for (const p of problems.slice(0, 50)) io.stderr(`  ${p.entry}: ${p.rule} — ${p.message}`);
