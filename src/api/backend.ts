@@ -160,6 +160,24 @@ export interface GrantView {
   readonly sendsResults: boolean;
   /** `invalid`: the grant failed verification (shown as a warning badge). */
   readonly status: 'live' | 'revoked' | 'expired' | 'invalid';
+  /**
+   * Provider side only: who holds the patient's vault now, from the verified log (issue 8,
+   * "providers see the change of authority"): whether guardians act for the patient, and the
+   * handover when the dependent took over (`guardians`: their authority ended or stays read-only).
+   */
+  readonly authority?: GrantAuthority;
+}
+
+/** Who holds a shared vault now, as a provider sees it. */
+export interface GrantAuthority {
+  /**
+   * Guardians act for the patient (a dependent's vault before handover, or guardians kept
+   * read-only after it). A yes/no, not a count: a provider's copy of the log holds the bodies of
+   * the delegations it needs (the guardian who granted it), not necessarily every co-guardian's.
+   */
+  readonly byGuardians: boolean;
+  /** The handover in force, if the dependent has taken over. */
+  readonly handover: { readonly at: string; readonly guardians: 'end' | 'read' } | null;
 }
 
 /** A provider's request that arrived by redeeming an invitation, waiting for the patient. */

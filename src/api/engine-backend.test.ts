@@ -299,9 +299,29 @@ describe('engine backend: families', () => {
     const redeemed = await nurse.backend.provider!.redeem(invitation, { scopes: ['summary'], purpose: 'treatment', expiresInDays: 30 });
     expect(await parent.backend.sharing!.grants(vault)).toEqual([expect.objectContaining({ status: 'live', grantee: { did: nurse.did, name: 'School Nurse' }, scopes: ['summary'] })]);
     expect(await parent.backend.sharing!.grants()).toEqual([]);
-    expect((await nurse.backend.provider!.shared({ includeEnded: false }))[0]!.patient.name).toBe('Sam Example');
+    expect((await nurse.backend.provider!.shared({ includeEnded: false }))[0]).toMatchObject({ patient: { name: 'Sam Example' }, authority: { byGuardians: true, handover: null } });
     const { records } = await nurse.backend.provider!.records({ patient: redeemed.patient, limit: 50 });
     expect(new Set(records.map((r) => r.scope))).toEqual(new Set(['summary']));
+  });
+
+  it('a provider sees the change of authority: guardians first, then the handover to the dependent, its grant still live', async () => {
+    const parent = await member('Pat Example');
+    const { vault } = await parent.backend.family!.createDependent({ label: 'Sam Example' });
+    await parent.backend.records!.import({ format: 'fhir', data: BUNDLE }, undefined, vault);
+    const nurse = await member('School Nurse');
+    parent.backend.subscribe((e) => {
+      if (e.type === 'peer-request') void parent.backend.sharing!.answer(e.request.id, { approved: true, edits: { scopes: ['summary'], purpose: 'treatment', expiresInDays: 30 } });
+    });
+    const { link: invitation } = await parent.backend.sharing!.createInvitation({ scopes: ['summary'], purpose: 'treatment', expiresInDays: 30, vault });
+    await nurse.backend.provider!.redeem(invitation, { scopes: ['summary'], purpose: 'treatment', expiresInDays: 30 });
+    expect(await nurse.backend.provider!.shared({ includeEnded: true })).toEqual([expect.objectContaining({ status: 'live', authority: { byGuardians: true, handover: null } })]);
+
+    const sam = await member('Sam Example');
+    const { link } = await parent.backend.family!.handover(vault, sam.did, 'read');
+    expect(await sam.backend.family!.useLink(link)).toEqual({ vault, kind: 'handover' });
+    await nurse.backend.provider!.refresh();
+    const [after] = await nurse.backend.provider!.shared({ includeEnded: true });
+    expect(after).toMatchObject({ status: 'live', authority: { handover: { at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/), guardians: 'read' } } });
   });
 
   it('an emergency contact asks; the patient denies in time; a second request opens when the wait ends on both clocks', async () => {

@@ -600,7 +600,9 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
         for (const shared of s.node.sharedVaults()) {
           const log = s.node.log(shared.vault);
           if (!log) continue;
-          for (const g of grantViews(log, s.identity.did, now(), 'provider', s.names)) if (includeEnded || g.status === 'live') out.push(g);
+          const a = s.node.authority(shared.vault);
+          const authority = { byGuardians: a.guardians.length > 0, handover: a.handover === null ? null : { at: new Date(a.handover.at).toISOString(), guardians: a.handover.guardians } };
+          for (const g of grantViews(log, s.identity.did, now(), 'provider', s.names)) if (includeEnded || g.status === 'live') out.push({ ...g, authority });
         }
         return out;
       },

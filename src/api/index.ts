@@ -85,6 +85,7 @@ export {
   type RecordView,
   type LabCode,
   type LabSeries,
+  type GrantAuthority,
   type GrantView,
   type AccessReceipt,
   type ApprovedShare,
