@@ -36,5 +36,7 @@ export type {
   EmergencyEvent,
   ServedNote,
 } from './families.js';
+/** Keeps a grantee receiving shared vaults live: re-pulls when sessions end, receipts for what arrives. */
+export { SharedVaultFollower, type FollowerOptions, type StopReason } from './follower.js';
 /** This device's identity, sealed in the vault under a key: loaded, or generated and kept on first use. */
 export { deviceIdentity } from './device-identity.js';
