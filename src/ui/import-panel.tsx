@@ -6,7 +6,7 @@ import { detectImport, ImportDetectError, type ImportInput } from './import-dete
 import { useVaultChoice } from './vault-choice.js';
 
 /** Reads the QR code in an image file as text (jsQR on the decoded pixels). */
-async function readQrImage(file: File): Promise<string> {
+export async function readQrImage(file: File): Promise<string> {
   const bitmap = await createImageBitmap(file);
   const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
   const ctx = canvas.getContext('2d');

@@ -1,11 +1,12 @@
 import { useState } from 'preact/hooks';
-import type { GrantView, Scope, VaultStatus } from '../api/index.js';
+import type { GrantAuthority, GrantView, Scope, VaultStatus } from '../api/index.js';
 import { RecordCard } from './record-card.js';
 import { errorText, useHost, useHostQuery } from './host-context.js';
 import { ScopePicker } from './scope-picker.js';
 import { Loading } from './records-view.js';
 import { NotAvailable } from './vault-app.js';
 import { Outcome, PartyName } from './parts.js';
+import { readQrImage } from './import-panel.js';
 
 /** Provider side: patients who shared with me, the verified grant, their records. */
 export function ProviderView({ status }: { status: VaultStatus }) {
@@ -43,6 +44,19 @@ function AcceptInvitation() {
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<string>();
   const [error, setError] = useState<string>();
+  // A clinic scans the patient's invitation QR code (a photo or screenshot of it) instead of typing.
+  const onQrImage = async (file: File | undefined) => {
+    if (!file) return;
+    setError(undefined);
+    setResult(undefined);
+    try {
+      const text = (await readQrImage(file)).trim();
+      if (!text.startsWith('pvault:')) throw new Error('That QR code is not a Patient Vault invitation');
+      setInvitation(text);
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
@@ -66,6 +80,8 @@ function AcceptInvitation() {
       <form onSubmit={(e) => void submit(e)}>
         <label for="invitation-text">Invitation (pvault:…)</label>
         <textarea id="invitation-text" value={invitation} onInput={(e) => setInvitation(e.currentTarget.value)} required />
+        <label for="invitation-qr">Or a picture of its QR code</label>
+        <input id="invitation-qr" type="file" accept="image/*" onChange={(e) => void onQrImage(e.currentTarget.files?.[0])} />
         <ScopePicker legend="Ask for" value={scopes} onChange={setScopes} />
         <label for="invitation-days">For how many days</label>
         <input id="invitation-days" type="number" min={1} max={3650} value={days} onInput={(e) => setDays(Number(e.currentTarget.value))} />
@@ -86,6 +102,24 @@ function AcceptInvitation() {
         </p>
       )}
     </details>
+  );
+}
+
+/** Who holds the patient's vault now (issue 8): guardians acting for them, or the handover to them. */
+function AuthorityLine({ authority }: { authority: GrantAuthority }) {
+  if (authority.handover) {
+    const kept = authority.handover.guardians === 'read' ? 'their guardians may still read it' : 'their guardians no longer act for them';
+    return (
+      <p class="small" data-testid="authority">
+        Handed over: the patient holds this vault themselves since {authority.handover.at.slice(0, 10)}; {kept}. Grants their guardians made stay valid unless the patient revokes them.
+      </p>
+    );
+  }
+  if (!authority.byGuardians) return null;
+  return (
+    <p class="small" data-testid="authority">
+      Kept for the patient by their guardians.
+    </p>
   );
 }
 
@@ -143,6 +177,7 @@ function Patients() {
             <p class="small muted">
               Scopes: {scopes.join(', ')} · purpose: {shown.purpose}
             </p>
+            {shown.authority && <AuthorityLine authority={shown.authority} />}
             {live.length > 0 && (
               <div class="row">
                 <button class="secondary" aria-expanded={open === patient.did} onClick={() => setOpen(open === patient.did ? undefined : patient.did)}>

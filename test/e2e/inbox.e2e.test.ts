@@ -85,16 +85,20 @@ describe('import from a QR image', () => {
 });
 
 describe('results a provider sends to the patient’s inbox', () => {
-  it('the patient invites the clinic and, approving, lets it send results', async () => {
+  it('the patient invites the clinic by QR code (summary and labs, 30 days) and, approving, lets it send results', async () => {
     await patientTab.goto(patient.url('vault.html#sharing'));
     await patientTab.getByRole('checkbox', { name: /Lab results/ }).check();
+    expect(await patientTab.getByLabel('For how many days').inputValue()).toBe('30');
     await patientTab.getByRole('button', { name: 'Create invitation' }).click();
     const link = await patientTab.getByLabel('Or send this link').inputValue();
     expect(link).toMatch(/^pvault:/);
+    // The clinic scans the code on the patient's screen: a picture of the QR image, decoded there.
+    const qr = await patientTab.getByRole('img', { name: /Invitation QR code/ }).screenshot();
 
     await providerTab.goto(provider.url('vault.html#provider'));
     await providerTab.getByText('Accept a patient’s invitation').click();
-    await providerTab.getByLabel('Invitation (pvault:…)').fill(link);
+    await providerTab.getByLabel('Or a picture of its QR code').setInputFiles({ name: 'invitation.png', mimeType: 'image/png', buffer: qr });
+    await expect.poll(() => providerTab.getByLabel('Invitation (pvault:…)').inputValue()).toBe(link);
     await providerTab.getByRole('button', { name: 'Send request' }).click();
 
     const prompt = await approvalPage(patient, 'peer-request');
@@ -105,7 +109,9 @@ describe('results a provider sends to the patient’s inbox', () => {
     await allow.check();
     await checkView(prompt, 'approve-peer-results');
     await approve(patient, 'peer-request', 'Share');
-    await providerTab.getByRole('status').filter({ hasText: /^Shared with you: / }).waitFor({ timeout: 90_000 });
+    const shared = providerTab.getByRole('status').filter({ hasText: /^Shared with you: / });
+    await shared.waitFor({ timeout: 90_000 });
+    expect(await shared.textContent()).toMatch(/^Shared with you: (labs, summary|summary, labs)\.$/);
   });
 
   it('both sides show names, not dids (the did stays in the title)', async () => {
