@@ -2,7 +2,7 @@ import { fromBase64Url, fromUtf8, peerIdOf, toBase64Url, utf8, type Did, type Id
 import { multiaddr } from '@multiformats/multiaddr';
 import { z } from 'zod';
 import { entryIdOf, type EntryId, type GenesisBody, type GrantBody, type LogVerifier, type RevokeBody, type VaultId } from '../grants/index.js';
-import { COPIED_DATA_NOTICE, VaultNode, deviceIdentity, type RecordsPort, type VaultSummary } from '../node/index.js';
+import { COPIED_DATA_NOTICE, SharedVaultFollower, VaultNode, deviceIdentity, type RecordsPort, type VaultSummary } from '../node/index.js';
 import {
   RecordsError,
   RecordStore,
@@ -131,6 +131,8 @@ interface Session {
   readonly records: Map<string, RecordStore>;
   /** Names of parties, as they called themselves (see {@link NAMES_KEY}). */
   readonly names: Map<string, string>;
+  /** Keeps every vault shared with this device coming in live (re-pulls when sessions drop). */
+  readonly follower: SharedVaultFollower;
   readonly stopListening: () => void;
 }
 
@@ -239,7 +241,12 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
       ];
       for (const [type, listener] of listeners) node.addEventListener(type, listener);
       for (const pending of node.pendingRequests()) void handleRequest(pending, node);
+      // A provider keeps receiving what patients add, across dropped connections and restarts; when
+      // a grant ends, following stops and the provider's view is told.
+      const follower = new SharedVaultFollower(node, { onStopped: () => emit({ type: 'shared-with-me' }) });
+      follower.followAll();
       return {
+        follower,
         vault,
         identity,
         libp2p,
@@ -264,6 +271,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
     const s = await current.catch(() => undefined);
     if (!s) return;
     s.stopListening();
+    await s.follower.close();
     await s.node.stop().catch(() => undefined);
     await Promise.resolve()
       .then(() => s.libp2p.stop())
@@ -629,11 +637,8 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
         const name = (await base.status()).displayName ?? 'A provider';
         try {
           const pulled = await s.node.redeem(invitation, { name, scopes: [...request.scopes], purpose: request.purpose, days: request.expiresInDays });
-          // Keep receiving: a live pull stays open and brings new records as the patient adds them.
-          void oneWriter(() => s.node.pull(pulled.vault, { live: true })).then(
-            () => emit({ type: 'shared-with-me' }),
-            () => undefined,
-          );
+          // Keep receiving: the follower holds a live pull open and re-opens it when it drops.
+          s.follower.follow(pulled.vault);
           emit({ type: 'shared-with-me' });
           emit({ type: 'records' });
           const patient = s.node.sharedVaults().find((v) => v.vault === pulled.vault)?.patient ?? '';
@@ -664,6 +669,8 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
         for (const shared of s.node.sharedVaults()) {
           await oneWriter(() => s.node.pull(shared.vault)).catch(() => undefined);
         }
+        // Reconnect now any live pull that is waiting out a pause.
+        s.follower.followAll();
         emit({ type: 'shared-with-me' });
       },
     },
