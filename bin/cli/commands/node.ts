@@ -9,7 +9,8 @@ import { RecordStore, parseImport } from '../../../src/records/index.js';
 import { StoreError, Vault, openLevelDbStorage } from '../../../src/store/index.js';
 import { PeerBans, SyncError, createNodeLibp2p, type PendingRequest } from '../../../src/sync/index.js';
 import { parseCommandArgs } from '../args.js';
-import { EXIT_OK, UsageError, type Command } from '../io.js';
+import { EXIT_BAD_INPUT, EXIT_OK, UsageError, type Command } from '../io.js';
+import { listenFailure } from '../listen.js';
 import { readPassphrase } from '../passphrase.js';
 
 const HELP = `Usage: pvault node --vault DIR [--relay ADDR] [--listen ADDR] [--create] [--control]
@@ -59,6 +60,13 @@ export const run: Command = async (argv, io) => {
     throw new UsageError('--relay must be a multiaddr');
   }
   if (relay && !relay.toString().includes('/p2p/')) throw new UsageError('--relay must end in /p2p/<relay id>');
+  if (values.listen !== undefined) {
+    try {
+      multiaddr(values.listen);
+    } catch {
+      throw new UsageError('--listen must be a multiaddr, e.g. /ip4/127.0.0.1/tcp/4001');
+    }
+  }
   const dir = resolve(values.vault);
   const log = (text: string): void => (values.control === true ? io.stderr(text) : io.stdout(text));
 
@@ -83,19 +91,33 @@ export const run: Command = async (argv, io) => {
   const identity = await deviceIdentity(vaultStore, IDENTITY_KEY);
   const bans = new PeerBans();
   const listen = [values.listen ?? '/ip4/127.0.0.1/tcp/0', ...(relay ? [`${relay.toString()}/p2p-circuit`] : [])];
-  const libp2p = await createNodeLibp2p({ identity, bans, listen });
-  const node = await VaultNode.start({
-    identity,
-    libp2p,
-    bans,
-    store: vaultStore,
-    openRecords: async (vault, role, seed) =>
-      await RecordStore.open(role === 'own' ? vaultStore : prefixedStore(vaultStore, `shared/${vault}/`), {
-        vaultId: vault,
-        ...(seed ? { scopeKeys: seed } : {}),
-      }),
-  });
-  if (relay) await waitForCircuit(libp2p, 15_000);
+  let libp2p: Awaited<ReturnType<typeof createNodeLibp2p>> | undefined;
+  let node: VaultNode | undefined;
+  try {
+    libp2p = await createNodeLibp2p({ identity, bans, listen });
+    const started: typeof libp2p = libp2p;
+    node = await VaultNode.start({
+      identity,
+      libp2p: started,
+      bans,
+      store: vaultStore,
+      openRecords: async (vault, role, seed) =>
+        await RecordStore.open(role === 'own' ? vaultStore : prefixedStore(vaultStore, `shared/${vault}/`), {
+          vaultId: vault,
+          ...(seed ? { scopeKeys: seed } : {}),
+        }),
+    });
+    if (relay) await waitForCircuit(started, 15_000);
+  } catch (error) {
+    // Release the listeners and the database, so the process ends with its exit code.
+    await node?.stop().catch(() => undefined);
+    await Promise.resolve(libp2p?.stop()).catch(() => undefined);
+    await storage.close();
+    const failure = listenFailure(error);
+    if (failure === undefined) throw error;
+    io.stderr(`pvault node: ${failure}`);
+    return EXIT_BAD_INPUT;
+  }
   const addresses = libp2p.getMultiaddrs().map((a) => a.toString());
   log(`pvault node ${identity.did}`);
   log(`peer ${libp2p.peerId.toString()} listening on:`);

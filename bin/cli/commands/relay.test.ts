@@ -1,6 +1,7 @@
 import * as Automerge from '@automerge/automerge';
 import { multiaddr } from '@multiformats/multiaddr';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +51,16 @@ describe('pvault relay', () => {
       expect(await main(['relay', ...argv], io)).toBe(2);
       expect(err.join('')).toMatch(/relay/);
     }
+  });
+
+  it('says which address it cannot listen on, and why, with exit code 1 (not a stack trace)', async () => {
+    const taken = createServer();
+    await new Promise<void>((done) => taken.listen(0, '127.0.0.1', done));
+    cleanup.push(() => new Promise((done) => taken.close(done)));
+    const port = (taken.address() as AddressInfo).port;
+    const { io, err } = collect();
+    expect(await main(['relay', '--port', String(port), '--host', '127.0.0.1'], io)).toBe(1);
+    expect(err.join('\n')).toMatch(new RegExp(`^pvault relay: cannot listen on /ip4/127\\.0\\.0\\.1/tcp/${port}/ws \\(the address is already in use \\(EADDRINUSE\\)\\).* \\[LISTEN_FAILED\\]$`));
   });
 
   it('prints its addresses, keeps deposits and its identity in --data across a restart', async () => {

@@ -2,7 +2,8 @@ import { resolve } from 'node:path';
 import { MemoryStorage, openLevelDbStorage } from '../../../src/store/index.js';
 import { startRelay } from '../../../src/sync/index.js';
 import { parseCommandArgs } from '../args.js';
-import { EXIT_OK, UsageError, type Command } from '../io.js';
+import { EXIT_BAD_INPUT, EXIT_OK, UsageError, type Command } from '../io.js';
+import { listenFailure } from '../listen.js';
 
 const HELP = `Usage: pvault relay [--port P] [--host H] [--data DIR] [--slot-mb N] [--quota-mb N]
 
@@ -45,18 +46,27 @@ export const run: Command = async (argv, io) => {
   const slotMb = mebibytes(values['slot-mb'], '--slot-mb');
   const quotaMb = mebibytes(values['quota-mb'], '--quota-mb');
   const storage = values.data !== undefined ? await openLevelDbStorage(resolve(values.data), { create: true }) : new MemoryStorage();
-  const relay = await startRelay({
-    storage,
-    port,
-    host,
-    limits: {
-      ...(slotMb !== undefined ? { maxSlotBytes: slotMb * MIB } : {}),
-      ...(quotaMb !== undefined ? { maxBytesPerDepositor: quotaMb * MIB } : {}),
-    },
-    onSessionEnd: (end) => {
-      if (end.code !== undefined) io.stderr(`mailbox: session ${end.role} ended: ${end.code}`);
-    },
-  });
+  let relay;
+  try {
+    relay = await startRelay({
+      storage,
+      port,
+      host,
+      limits: {
+        ...(slotMb !== undefined ? { maxSlotBytes: slotMb * MIB } : {}),
+        ...(quotaMb !== undefined ? { maxBytesPerDepositor: quotaMb * MIB } : {}),
+      },
+      onSessionEnd: (end) => {
+        if (end.code !== undefined) io.stderr(`mailbox: session ${end.role} ended: ${end.code}`);
+      },
+    });
+  } catch (error) {
+    await storage.close();
+    const failure = listenFailure(error);
+    if (failure === undefined) throw error;
+    io.stderr(`pvault relay: ${failure}`);
+    return EXIT_BAD_INPUT;
+  }
   io.stdout(`pvault relay ${relay.node.peerId.toString()} listening on:`);
   for (const address of relay.multiaddrs()) io.stdout(address);
   io.stdout(values.data !== undefined ? `mailbox kept in ${resolve(values.data)}` : 'mailbox in memory (use --data DIR to keep it)');
