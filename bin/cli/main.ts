@@ -48,7 +48,10 @@ export async function main(argv: string[], io: CommandIo = processIo): Promise<n
   const name = twoWord !== undefined && twoWord in COMMANDS ? twoWord : first;
   const command = COMMANDS[name];
   if (!command) {
-    io.stderr(`pvault: unknown command '${first}'\n\n${USAGE()}`);
+    // `pvault log` alone, or `pvault log --help`: name the two-word command(s) it starts.
+    const longer = Object.keys(COMMANDS).filter((n) => n.startsWith(`${first} `));
+    if (longer.length > 0) io.stderr(`pvault ${first}: did you mean ${longer.map((n) => `'pvault ${n}'`).join(' or ')}?\nRun 'pvault ${longer[0]!} --help' for usage.`);
+    else io.stderr(`pvault: unknown command '${first}'\n\n${USAGE()}`);
     return EXIT_USAGE;
   }
   const rest = argv.slice(name.split(' ').length);
