@@ -181,6 +181,21 @@ export class GrantLogReplica implements LogReplica {
     return inWindow < this.receiptLimit.max;
   }
 
+  /**
+   * The earliest time from `from` on at which `author` may add a receipt under the
+   * {@link ReceiptLimit} (its receipts in this copy leaving the window); undefined if the vault is
+   * not loaded.
+   */
+  receiptAllowedAt(vault: string, author: Did, from: number): number | undefined {
+    const book = this.books.get(vault);
+    if (!book) return undefined;
+    const times = book.receipts.get(author) ?? [];
+    const upTo = upperBound(times, from);
+    if (upTo < this.receiptLimit.max) return from;
+    // With the receipt at upTo − max out of the window, max − 1 are left in it.
+    return Math.max(from, times[upTo - this.receiptLimit.max]! + this.receiptLimit.windowMs);
+  }
+
   /** The heads this node recorded in its newest receipt for `grant` and `scope` (to skip a receipt that would say nothing new). */
   lastReceiptHeads(vault: string, grant: string, scope: string): readonly string[] | undefined {
     return this.books.get(vault)?.lastOwnReceipt.get(`${grant}/${scope}`);
@@ -328,8 +343,11 @@ export class GrantLogReplica implements LogReplica {
     if (kept.length > 0) await this.onAdded?.(book.log.vault, kept, remote);
     const refused = result.rejected[0];
     if (limited.authors.has(remote)) {
-      // Only the author is at fault: a peer forwarding someone else's receipts is not.
-      return { ok: false, code: 'INVALID_ENTRY', detail: `RECEIPT_LIMIT: more than ${this.receiptLimit.max} access receipts of ${remote} within ${this.receiptLimit.windowMs} ms, or one dated before its grant or in the future` };
+      // Refused, kept nowhere, but no ban: a receipt dated ahead of this clock may come from a
+      // clock running fast rather than from a flood, and the limit already bounds what a
+      // flooding grantee can add. Only the author is refused: a peer forwarding someone else's
+      // receipts is not.
+      return { ok: false, code: 'LIMIT_REACHED', detail: `RECEIPT_LIMIT: more than ${this.receiptLimit.max} access receipts of ${remote} within ${this.receiptLimit.windowMs} ms, or one dated before its grant or in the future` };
     }
     if (refused) return { ok: false, code: 'INVALID_ENTRY', detail: `${refused.code}: ${refused.message}`, ...(refused.entry ? { entryId: refused.entry } : {}) };
     const forged = this.signedWithoutAuthority(book.log, remote, result.added);

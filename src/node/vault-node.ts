@@ -207,6 +207,10 @@ const SYNC_STATE_MAX_AGE_MS = 90 * 86_400_000;
 /** A remote's last-seen time is rewritten at most this often. */
 const SYNC_SEEN_RESOLUTION_MS = 86_400_000;
 const INBOX = 'engine/inbox/';
+/** Receipts this device skipped for the receipt limit, to write once it allows: `engine/receipt-due/<vault>/<grant>/<scope>`. */
+const RECEIPT_DUE = 'engine/receipt-due/';
+/** The earliest a timer retries skipped receipts (a clock running backwards must not spin it). */
+const RECEIPT_RETRY_MIN_MS = 1_000;
 const HELD = 'engine/held/';
 const SERVED = 'engine/served/';
 /** One served-to-an-emergency-contact note per (contact, vault, scope) at most this often. */
@@ -296,6 +300,12 @@ export class VaultNode extends EventTarget {
   /** What {@link vaults} and {@link syncStatus} show of an unloaded shared vault, as of its unload. */
   private readonly summaries = new Map<string, { summary: VaultSummary; until: number; forks: SyncStatus['forks'] }>();
   private evicting: Promise<void> | undefined;
+  /** Receipts skipped for the receipt limit, newest heads per `<vault>/<grant>/<scope>` (kept under RECEIPT_DUE). */
+  private readonly dueReceipts = new Map<string, { vault: VaultId; grant: EntryId; scope: ScopeName; heads: string[]; notBefore?: number }>();
+  private receiptTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The receipt being decided now (see writeReceipt). */
+  private receipting: Promise<void> = Promise.resolve();
+  private stopped = false;
 
   private constructor(init: VaultNodeInit, replica: GrantLogReplica) {
     super();
@@ -355,11 +365,14 @@ export class VaultNode extends EventTarget {
     await node.docs.start();
     await node.logs.start();
     await node.invites.start();
+    node.scheduleDueReceipts();
     return node;
   }
 
   /** Stops the protocols (the libp2p node is the caller's) and flushes scope documents. */
   async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.receiptTimer !== undefined) clearTimeout(this.receiptTimer);
     await this.docs.stop();
     await this.logs.stop();
     await this.invites.stop();
@@ -1083,18 +1096,108 @@ export class VaultNode extends EventTarget {
   /**
    * Signs the `access` receipt of one pull — unless it would say nothing new (the same heads as
    * this device's last receipt for that grant and scope) or break the patient's receipt limit
-   * ({@link ReceiptLimit}: the patient refuses more and bans the writer). A receipt skipped for the
-   * limit is written by the next pull that reads something new once the window allows.
+   * ({@link ReceiptLimit}: the patient refuses more). A receipt skipped for the limit is kept
+   * (in the store) and written as soon as the window allows: by the next pull of that vault, even
+   * one that reads nothing new, or by a timer set for that moment ({@link writeDueReceipts}).
    */
-  private async writeReceipt(vault: VaultId, grant: EntryId, scope: ScopeName, heads: string[]): Promise<(SignedEntry & { id: EntryId }) | undefined> {
+  private writeReceipt(vault: VaultId, grant: EntryId, scope: ScopeName, heads: string[]): Promise<(SignedEntry & { id: EntryId }) | undefined> {
+    // One at a time: a pull and the timer deciding about the same receipt at once would both write it.
+    const next = this.receipting.then(() => this.writeReceiptNow(vault, grant, scope, heads));
+    this.receipting = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
+  }
+
+  private async writeReceiptNow(vault: VaultId, grant: EntryId, scope: ScopeName, heads: string[]): Promise<(SignedEntry & { id: EntryId }) | undefined> {
+    const key = `${vault}/${grant}/${scope}`;
     const last = this.replica.lastReceiptHeads(vault, grant, scope);
-    if (last !== undefined && last.length === heads.length && last.every((h) => heads.includes(h))) return undefined;
+    if (last !== undefined && last.length === heads.length && last.every((h) => heads.includes(h))) {
+      await this.dropDueReceipt(key);
+      return undefined;
+    }
     // The writer dates an entry just past what it cites (the patient's entries, the grant among their past).
     const ts = Math.max(this.now(), (this.replica.log(vault)?.entry(grant)?.header.ts ?? -1) + 1);
-    if (!this.replica.mayWriteReceipt(vault, this.identity.did, grant, ts)) return undefined;
+    if (!this.replica.mayWriteReceipt(vault, this.identity.did, grant, ts)) {
+      const due = { vault, grant, scope, heads };
+      this.dueReceipts.set(key, { ...due, notBefore: this.replica.receiptAllowedAt(vault, this.identity.did, ts) ?? ts });
+      await this.store.putSealed(`${RECEIPT_DUE}${key}`, encodeCanonical({ ...due }));
+      this.scheduleDueReceipts();
+      return undefined;
+    }
     const receipt = await this.replica.exclusive(vault, () => this.writerOf(vault).append(this.identity, 'access', { grant, scope, heads }, { ts: this.now() }));
     await this.noteWritten(vault, [receipt]);
+    await this.dropDueReceipt(key);
     return receipt;
+  }
+
+  private async dropDueReceipt(key: string): Promise<void> {
+    if (!this.dueReceipts.delete(key)) return;
+    await this.store.batchSealed([{ type: 'delete', key: `${RECEIPT_DUE}${key}` }]);
+  }
+
+  /**
+   * Writes the receipts skipped for the receipt limit whose window now allows them, and brings
+   * them to the patient (a log exchange; if it cannot be reached, the next exchange carries them).
+   * Runs by itself on a timer set for when the window allows; a receipt whose grant is no longer
+   * live is dropped (this device may not sign under it any more). Returns the receipts written.
+   */
+  async writeDueReceipts(): Promise<EntryId[]> {
+    const written: EntryId[] = [];
+    const byVault = new Map<VaultId, { key: string; grant: EntryId; scope: ScopeName; heads: string[] }[]>();
+    for (const [key, due] of this.dueReceipts) (byVault.get(due.vault) ?? byVault.set(due.vault, []).get(due.vault)!).push({ key, grant: due.grant, scope: due.scope, heads: due.heads });
+    for (const [vault, dues] of byVault) {
+      if (!this.shared.has(vault)) {
+        for (const due of dues) await this.dropDueReceipt(due.key);
+        continue;
+      }
+      const mine = await this.withVault(vault, async () => {
+        const out: EntryId[] = [];
+        const live = new Set(
+          this.replica
+            .log(vault)!
+            .verdict(this.now())
+            .grants.filter((g) => g.grantee === this.identity.did)
+            .map((g) => g.entry),
+        );
+        for (const due of dues) {
+          if (!this.dueReceipts.has(due.key)) continue;
+          if (!live.has(due.grant)) {
+            await this.dropDueReceipt(due.key);
+            continue;
+          }
+          const receipt = await this.writeReceipt(vault, due.grant, due.scope, due.heads);
+          if (receipt) out.push(receipt.id);
+        }
+        if (out.length > 0) await this.logs.exchange(multiaddr(this.shared.get(vault)!.address), vault).catch(() => undefined);
+        return out;
+      });
+      written.push(...mine);
+    }
+    this.scheduleDueReceipts();
+    return written;
+  }
+
+  /** Sets the timer for the earliest moment a skipped receipt may be written (none when none waits). */
+  private scheduleDueReceipts(): void {
+    if (this.receiptTimer !== undefined) clearTimeout(this.receiptTimer);
+    this.receiptTimer = undefined;
+    if (this.stopped || this.dueReceipts.size === 0) return;
+    const now = this.now();
+    let at = Infinity;
+    // notBefore was worked out when the receipt was skipped (its vault loaded); one read back at
+    // start is worked out now if its vault is loaded, else tried soon.
+    for (const due of this.dueReceipts.values()) {
+      if (due.notBefore === undefined) {
+        const allowed = this.replica.receiptAllowedAt(due.vault, this.identity.did, now);
+        if (allowed !== undefined) due.notBefore = allowed;
+      }
+      at = Math.min(at, due.notBefore ?? now);
+    }
+    this.receiptTimer = setTimeout(() => void this.writeDueReceipts().catch(() => undefined), Math.max(RECEIPT_RETRY_MIN_MS, at - now));
+    // A waiting receipt never keeps a Node process alive.
+    (this.receiptTimer as { unref?: () => void }).unref?.();
   }
 
   /** The records of a vault shared with this device (opened with the keys its grants carry). */
@@ -1521,6 +1624,14 @@ export class VaultNode extends EventTarget {
     for await (const { value } of this.store.rangeSealed(HELD)) {
       const h = decodeCanonical(value) as { vault: string; label: string | null };
       this.held.set(h.vault, { vault: h.vault as VaultId, label: h.label });
+    }
+    for await (const { key, value } of this.store.rangeSealed(RECEIPT_DUE)) {
+      try {
+        const due = decodeCanonical(value) as { vault: VaultId; grant: EntryId; scope: ScopeName; heads: string[] };
+        this.dueReceipts.set(key.slice(RECEIPT_DUE.length), { vault: due.vault, grant: due.grant, scope: due.scope, heads: [...due.heads] });
+      } catch {
+        // Unreadable: nothing to write from it.
+      }
     }
     for await (const { key, value } of this.store.rangeSealed(SERVED)) {
       const vault = key.slice(SERVED.length).split('/')[0]!;

@@ -1,3 +1,4 @@
+import * as Automerge from '@automerge/automerge';
 import { multiaddr } from '@multiformats/multiaddr';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LogWriter, type VaultId } from '../../src/grants/index.js';
@@ -122,7 +123,41 @@ describe('access receipts are bounded per grantee, real engines over real libp2p
     expect(receiptsOf(patient, provider.identity.did)).toHaveLength(13);
   });
 
-  it('refuses and bans a grantee that floods the patient’s log with receipts, keeping none over the limit', async () => {
+  it('writes a receipt skipped for the limit once the window allows, without another pull and across a restart', async () => {
+    const clock = testClock();
+    const [patient, first] = await Promise.all([startDevice({ now: clock.now }), startDevice({ now: clock.now })]);
+    devices.push(patient, first);
+    let provider = first;
+    const vault = await patient.node.createVault(null);
+    await patient.node.editRecords(['labs'], (r) => put(r, 'labs', 'Observation/lab-0', lab(0)));
+    await shareThroughInvitation(patient, provider, { name: 'Clinic', scopes: ['labs'], purpose: 'treatment', days: 30 });
+    for (let i = 1; i <= 12; i++) {
+      clock.advance(1000);
+      await patient.node.editRecords(['labs'], (r) => put(r, 'labs', `Observation/lab-${i}`, lab(i)));
+      await provider.node.pull(vault);
+    }
+    // Twelve receipts; the last read (lab-12) is not accounted for yet.
+    expect(receiptsOf(patient, provider.identity.did)).toHaveLength(12);
+    const headsRead = Automerge.getHeads(await (await patient.node.ownRecords()).scopeDoc('labs')).sort();
+    expect(receiptsOf(patient, provider.identity.did).at(-1)!.heads).not.toEqual(headsRead);
+    // Too early: nothing is written.
+    expect(await provider.node.writeDueReceipts()).toEqual([]);
+
+    // The provider restarts; an hour on, the skipped receipt is written and delivered — no pull.
+    await provider.stop();
+    devices.splice(devices.indexOf(provider), 1);
+    provider = await startDevice({ identity: first.identity, storage: first.storage, now: clock.now });
+    devices.push(provider);
+    clock.advance(3_600_000);
+    expect(await provider.node.writeDueReceipts()).toHaveLength(1);
+    const trail = receiptsOf(patient, provider.identity.did);
+    expect(trail).toHaveLength(13);
+    expect([...trail.at(-1)!.heads].sort()).toEqual(headsRead);
+    expect(await provider.node.writeDueReceipts()).toEqual([]);
+    expect(patient.node.syncStatus().bans).toEqual([]);
+  });
+
+  it('refuses receipts of a grantee over the limit (LIMIT_REACHED), keeping none of them, without banning it', async () => {
     const [patient, provider, honest] = await Promise.all([startDevice(), startDevice(), startDevice()]);
     devices.push(patient, provider, honest);
     const vault = await patient.node.createVault(null);
@@ -134,10 +169,13 @@ describe('access receipts are bounded per grantee, real engines over real libp2p
     // The provider signs receipts past the engine's own check, straight on its log copy.
     const writer = new LogWriter(provider.node.log(vault)!);
     for (let i = 0; i < 40; i++) await writer.append(provider.identity, 'access', { grant, scope: 'labs', heads: [] }, { ts: Date.now() });
-    await expect(provider.node.exchangeLog(multiaddr(patient.address()), vault)).rejects.toMatchObject({ code: expect.any(String) });
+    await expect(provider.node.exchangeLog(multiaddr(patient.address()), vault)).rejects.toMatchObject({ code: 'LIMIT_REACHED', message: expect.stringContaining('RECEIPT_LIMIT') });
 
     expect(receiptsOf(patient, provider.identity.did).length).toBeLessThanOrEqual(12);
-    expect(patient.node.syncStatus().misbehaviour).toEqual([expect.objectContaining({ remote: provider.identity.did, code: 'INVALID_ENTRY', detail: expect.stringMatching(/^RECEIPT_LIMIT/) })]);
+    // Refused, not banned: the excess proves no misbehaviour (a fast clock looks the same).
+    expect(patient.node.syncStatus().misbehaviour).toEqual([]);
+    expect(patient.node.syncStatus().bans).toEqual([]);
+    await expect(provider.node.exchangeLog(multiaddr(patient.address()), vault)).rejects.toMatchObject({ code: 'LIMIT_REACHED' });
     // The honest provider is still served.
     await patient.node.editRecords(['labs'], (r) => put(r, 'labs', 'Observation/lab-1', lab(1)));
     expect((await honest.node.pull(vault)).receipts).toHaveLength(1);

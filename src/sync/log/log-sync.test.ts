@@ -16,6 +16,8 @@ class SignedLog implements LogReplica {
   readonly entries: { id: string; author: Did; seq: number; reader: string; entry: WireEntry }[] = [];
   /** Readers added to an entry after it was written (a party that became entitled later). */
   readonly laterReaders = new Map<string, Set<string>>();
+  /** Entries this side keeps at most (beyond: LIMIT_REACHED, nothing kept). */
+  capacity = Infinity;
   /** Every `wanted` list this side was asked with. */
   readonly asked: (readonly string[])[] = [];
   constructor(
@@ -57,6 +59,7 @@ class SignedLog implements LogReplica {
     return Promise.resolve(this.entries.filter((e) => e.entry.body === undefined).map((e) => e.id));
   }
   async receive(_remote: Did, _vault: string, batch: readonly WireEntry[]): Promise<ReceiveResult> {
+    if (this.entries.length + batch.length > this.capacity) return { ok: false, code: 'LIMIT_REACHED', detail: 'over capacity' };
     const staged = [...this.entries];
     for (const entry of batch) {
       const header = decodeCanonical(entry.header) as { vault: string; author: Did; seq: number; prev: string | null; reader: string; bodyHash: Uint8Array };
@@ -197,6 +200,19 @@ describe('/patient-vault/log/1.0.0 over real libp2p', () => {
     await eventually(() => recorded.some((m) => m.code === 'MALFORMED_MESSAGE'), 5_000, 'refusal');
     expect(patient.bans.isBanned(provider.node.peerId)).toBe(true);
     expect(patientLog.asked).toEqual([]);
+  });
+
+  it('ends the exchange on a LIMIT_REACHED verdict without banning, disconnecting or recording the peer', async () => {
+    patientLog.capacity = 1;
+    await providerLog.append(provider.identity, '*', new Uint8Array([1]));
+    await providerLog.append(provider.identity, '*', new Uint8Array([2]));
+    await expect(providerSync.exchange(patient.node.getMultiaddrs(), 'vault-1')).rejects.toMatchObject({ code: 'LIMIT_REACHED' });
+    expect(patientLog.entries).toHaveLength(0);
+    expect(patient.bans.isBanned(provider.node.peerId)).toBe(false);
+    expect(recorded).toEqual([]);
+    // Still served once there is room.
+    patientLog.capacity = Infinity;
+    expect(await providerSync.exchange(patient.node.getMultiaddrs(), 'vault-1')).toMatchObject({ sent: 2 });
   });
 
   it('refuses a batch message that announces one count and sends another', async () => {

@@ -16,10 +16,15 @@ import {
 } from './constants.js';
 import { ackSchema, helloSchema, streamMessageSchema, type FrontierItem, type HelloMessage, type WireEntry } from './messages.js';
 
-/** The verdict on entries (or a tree head) a remote sent. */
+/**
+ * The verdict on entries (or a tree head) a remote sent. `INVALID_ENTRY` ends the exchange and
+ * bans the remote; `FORK` ends it and records the proof; `LIMIT_REACHED` ends it without a ban or
+ * a record (entries over a bound of the replica — a grantee's access receipts over its limit —
+ * that are refused and not kept, but prove no misbehaviour: a clock running ahead, say).
+ */
 export type ReceiveResult =
   | { readonly ok: true; readonly added: number }
-  | { readonly ok: false; readonly code: 'INVALID_ENTRY' | 'FORK'; readonly detail: string; readonly entryId?: string };
+  | { readonly ok: false; readonly code: 'INVALID_ENTRY' | 'FORK' | 'LIMIT_REACHED'; readonly detail: string; readonly entryId?: string };
 
 /**
  * One vault's log as this node holds it. src/node implements it over src/grants (verify before
