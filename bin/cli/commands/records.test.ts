@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initVault, pvault, tempRoot } from './records-cli.test-support.js';
 
+const SHC = join(import.meta.dirname, '../../../test/fixtures/samples/shc');
+
 let root: string;
 let cleanup: () => Promise<void>;
 let dir: string;
@@ -57,8 +59,21 @@ describe('pvault records', () => {
     expect((await pvault('records', '--vault', dir, '--scope', 'genomics')).stdout).toBe('no records');
   });
 
-  it('is a usage error with an unknown scope or without --vault', async () => {
+  it('shows the code and its system for records whose code has no display text (a health card)', async () => {
+    const cards = await initVault(root);
+    const imported = await pvault('import', join(SHC, 'example-00-d-jws.txt'), '--vault', cards, '--trust', join(SHC, 'issuer-jwks.json'));
+    expect(imported.code).toBe(0);
+    const lines = (await pvault('records', '--vault', cards, '--type', 'Immunization')).stdout.split('\n');
+    expect(lines[0]).toBe('3 records');
+    expect(lines[1]).toMatch(/^2022-09-05 +summary +Immunization +CVX 229 +Immunization\/\w+ +verified$/);
+    expect(lines.slice(2).every((l) => / Immunization +CVX 207 +Immunization\//.test(l))).toBe(true);
+  });
+
+  it('is a usage error with an unknown scope, a type not written as FHIR writes it, or without --vault', async () => {
     expect((await pvault('records', '--vault', dir, '--scope', 'nope')).code).toBe(2);
+    const lower = await pvault('records', '--vault', dir, '--type', 'observation');
+    expect(lower.code).toBe(2);
+    expect(lower.stderr).toContain("--type expects a FHIR resource type such as Observation, got 'observation'");
     expect((await pvault('records')).code).toBe(2);
   });
 });
