@@ -71,7 +71,7 @@ describe('pvault status', () => {
     expect(result.stdout).toMatch(/^created\s+\d{4}-\d\d-\d\dT/m);
     expect(result.stdout).toMatch(/^kdf\s+argon2id, 19456 KiB, 2 passes, parallelism 1$/m);
     expect(result.stdout).toMatch(/^auto-lock\s+10 min idle$/m);
-    expect(result.stdout).toMatch(/^records\s+3$/m);
+    expect(result.stdout).toMatch(/^sealed items 3 \(storage entries, not health records; 'pvault records' lists those\)$/m);
     expect(result.stdout).toMatch(/^state\s+locked$/m);
     expect(result.stdout).toMatch(/^passphrase\s+not checked/m);
     expect(result.stdout).toMatch(/^next unlock\s+KDF upgrade/m);
@@ -110,7 +110,7 @@ describe('pvault status', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^schema\s+1 \(this version writes 2\)$/m);
     expect(result.stdout).toMatch(/^next unlock\s+schema 1 → 2 migration/m);
-    expect(result.stdout).toMatch(/^records\s+1$/m);
+    expect(result.stdout).toMatch(/^sealed items 1 \(storage entries, not health records; 'pvault records' lists those\)$/m);
     expect(await dump(dir)).toEqual(before);
   });
 

@@ -9,7 +9,9 @@ import { reportBadInput } from './init.js';
 const HELP = `Usage: pvault status --vault DIR [--check-passphrase] [--json]
 
 Shows a vault's public header (schema version, creation time, KDF parameters, auto-lock), how
-many records it holds, and — when a passphrase is given — whether it opens the vault.
+many sealed items it holds (storage entries: documents, indexes, keys — not health records, which
+need the passphrase: 'pvault records' lists those), and — when a passphrase is given — whether it
+opens the vault.
 Nothing is written: migrations and KDF upgrades wait for a real unlock.
 
 Options:
@@ -69,7 +71,7 @@ export const run: Command = async (argv, io) => {
             `created      ${report.createdAt}`,
             `kdf          ${header.kdf.algorithm}, ${header.kdf.memoryKiB} KiB, ${header.kdf.iterations} passes, parallelism ${header.kdf.parallelism}`,
             `auto-lock    ${header.autoLockMs === null ? 'never' : `${report.autoLockMinutes} min idle`}`,
-            `records      ${records}`,
+            `sealed items ${records} (storage entries, not health records; 'pvault records' lists those)`,
             `state        ${opens === true ? 'unlocked by the given passphrase (checked read-only; nothing written)' : 'locked'}`,
             `passphrase   ${opens === undefined ? `not checked (set ${PASSPHRASE_ENV} or pass --check-passphrase)` : opens ? 'opens this vault' : 'does NOT open this vault'}`,
             ...(pending.length > 0 ? [`next unlock  ${pending.join('; ')}`] : []),
