@@ -19,11 +19,26 @@ Exit codes: 0 valid, 1 invalid or unreadable (each problem's code and entry is p
 `;
 
 /** ISO 8601 date or date-time (with seconds, fraction and zone optional). */
-const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+const ISO = /^(\d{4})-(\d{2})-(\d{2})(T(\d{2}):(\d{2})(:(\d{2})(\.\d{1,9})?)?(Z|[+-](\d{2}):(\d{2}))?)?$/;
 
 function parseNow(text: string | undefined): number {
   if (text === undefined) return Date.now();
-  const ms = ISO.test(text) ? Date.parse(text) : NaN;
+  const m = ISO.exec(text);
+  // Date.parse rolls impossible dates over (2026-02-30 → March 2, 24:00 → the next day): a
+  // verdict judged at a moment the user did not write. Each field must be in its calendar range.
+  const [year, month, day] = [Number(m?.[1]), Number(m?.[2]), Number(m?.[3])];
+  const inRange =
+    m !== null &&
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= new Date(Date.UTC(year, month, 0)).getUTCDate() &&
+    Number(m[5] ?? 0) <= 23 &&
+    Number(m[6] ?? 0) <= 59 &&
+    Number(m[8] ?? 0) <= 59 &&
+    Number(m[11] ?? 0) <= 23 &&
+    Number(m[12] ?? 0) <= 59;
+  const ms = inRange ? Date.parse(text) : NaN;
   if (!Number.isSafeInteger(ms) || ms < 0) throw new UsageError('--now expects an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z');
   return ms;
 }
