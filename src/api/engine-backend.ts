@@ -24,6 +24,7 @@ import {
   type ApprovedShare,
   type BackendEvent,
   type Count,
+  type GrantAuthority,
   type GrantView,
   type FamilyBackend,
   type ImportPreview,
@@ -608,9 +609,10 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
         for (const shared of s.node.sharedVaults()) {
           const log = s.node.log(shared.vault);
           if (!log) continue;
-          const a = s.node.authority(shared.vault);
-          const authority = { byGuardians: a.guardians.length > 0, handover: a.handover === null ? null : { at: new Date(a.handover.at).toISOString(), guardians: a.handover.guardians } };
-          for (const g of grantViews(log, s.identity.did, now(), 'provider', s.names)) if (includeEnded || g.status === 'live') out.push({ ...g, authority });
+          const authority = authorityOf(s.node, shared.vault);
+          for (const g of grantViews(log, s.identity.did, now(), 'provider', s.names)) {
+            if (includeEnded || g.status === 'live') out.push(authority === undefined ? g : { ...g, authority });
+          }
         }
         return out;
       },
@@ -969,6 +971,19 @@ export function grantViews(log: LogVerifier, me: Did, now: number, role: 'patien
         status,
       };
     });
+}
+
+/**
+ * Who holds a shared vault now, from this device's verified copy of its log; undefined when the
+ * node cannot say (the vault is being loaded or unloaded): the grants are still listed without it.
+ */
+function authorityOf(node: { authority(vault: VaultId): { guardians: readonly unknown[]; handover: { at: number; guardians: 'end' | 'read' } | null } }, vault: VaultId): GrantAuthority | undefined {
+  try {
+    const a = node.authority(vault);
+    return { byGuardians: a.guardians.length > 0, handover: a.handover === null ? null : { at: new Date(a.handover.at).toISOString(), guardians: a.handover.guardians } };
+  } catch {
+    return undefined;
+  }
 }
 
 function grantView(log: LogVerifier, grantId: EntryId, me: Did, now: number, granteeName: string): GrantView {
