@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../main.js';
 
@@ -39,4 +42,29 @@ describe('pvault verify --now', () => {
     expect((await verify()).code).toBe(2);
     expect((await verify('a.json', 'b.json')).code).toBe(2);
   });
+});
+
+describe('pvault verify FILE, a tampered log', () => {
+  it('prints the cause (the bad signature) before its consequences (tree head, missing parents)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pv-verify-'));
+    try {
+      const file = join(dir, 'log.json');
+      expect(await main(['log', 'generate', '--entries', '12', '--seed', 'verify-order', '--out', file], { stdout: () => undefined, stderr: () => undefined })).toBe(0);
+      // Flip one bit of the second entry's signature (the genesis stays valid; later entries lose a parent).
+      const log = JSON.parse(await readFile(file, 'utf8')) as { entries: { s: string }[] };
+      const signature = Buffer.from(log.entries[1]!.s, 'base64url');
+      signature[0]! ^= 0x01;
+      log.entries[1]!.s = signature.toString('base64url');
+      const tampered = join(dir, 'tampered.json');
+      await writeFile(tampered, `${JSON.stringify(log)}\n`);
+      const r = await verify(tampered);
+      expect(r.code).toBe(1);
+      const problems = r.stdout.split('\n').filter((l) => /^ {2}[A-Z_]+ /.test(l));
+      expect(problems[0]).toMatch(/^ {2}BAD_SIGNATURE [A-Za-z0-9_-]{43} signature by did:key:z6Mk\w+ does not verify$/);
+      expect(problems.map((l) => l.trim().split(' ')[0])).toContain('TREE_HEAD_MISMATCH');
+      expect(problems.map((l) => l.trim().split(' ')[0])).toContain('MISSING_PARENT');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

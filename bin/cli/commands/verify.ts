@@ -62,9 +62,11 @@ function report(file: string, verdict: Verdict): string {
   if (verdict.equivocations.length > 0) lines.push(`  equivocations: ${verdict.equivocations.map((e) => `${e.author} at seq ${e.seq}`).join('; ')}`);
   if (verdict.forks.length > 0) lines.push(`  forks: ${verdict.forks.map((f) => `${f.signer} at size ${f.size}`).join('; ')}`);
   if (verdict.undetermined.length > 0) lines.push(`  ${verdict.undetermined.length} entr${verdict.undetermined.length === 1 ? 'y' : 'ies'} whose authority rests on withheld bodies (no effect here)`);
-  // Causes before consequences: entries refused only because a parent was refused come last, so a
-  // tampered signature is the first line a reader sees, not the 300th.
-  const problems = [...verdict.problems].sort((a, b) => Number(a.code === 'MISSING_PARENT') - Number(b.code === 'MISSING_PARENT'));
+  // Causes before consequences: tree heads that no longer match (the log lost entries) and entries
+  // refused only because a parent was refused come last, so a tampered signature is the first line
+  // a reader sees, not the 300th.
+  const consequence = (code: string) => (code === 'MISSING_PARENT' ? 2 : code === 'TREE_HEAD_MISMATCH' ? 1 : 0);
+  const problems = [...verdict.problems].sort((a, b) => consequence(a.code) - consequence(b.code));
   for (const p of problems) lines.push(`  ${p.code} ${p.entry ?? '-'} ${p.message}${p.related ? ` [${p.related.join(', ')}]` : ''}`);
   return lines.join('\n');
 }
