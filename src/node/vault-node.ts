@@ -1682,7 +1682,7 @@ export class VaultNode extends EventTarget {
    * store if it was unloaded); resolves false when no such vault is kept here. Own and held vaults
    * are always loaded. Concurrent calls for one vault share one load.
    */
-  loadShared(vault: string): Promise<boolean> {
+  private loadShared(vault: string): Promise<boolean> {
     if (this.replica.log(vault)) {
       this.touch(vault);
       return Promise.resolve(true);
@@ -1713,7 +1713,7 @@ export class VaultNode extends EventTarget {
   }
 
   /** Marks a loaded shared vault as just used (least recently used ones are unloaded first). */
-  touch(vault: string): void {
+  private touch(vault: string): void {
     // Only adopted shared vaults: one being followed or joined is not adopted until verified.
     if (this.kindOf(vault as VaultId) !== 'shared' || !this.shared.has(vault) || !this.replica.log(vault)) return;
     this.loadedShared.delete(vault);
