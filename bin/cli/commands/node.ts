@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Did } from '../../../src/crypto/index.js';
 import { encodeLogFile, exportLog, type EntryId, type ScopeName, type VaultId } from '../../../src/grants/index.js';
-import { NodeError, VaultNode, deviceIdentity, prefixedStore } from '../../../src/node/index.js';
+import { NodeError, SharedVaultFollower, VaultNode, deviceIdentity, prefixedStore } from '../../../src/node/index.js';
 import { RecordStore, parseImport } from '../../../src/records/index.js';
 import { StoreError, Vault, openLevelDbStorage } from '../../../src/store/index.js';
 import { PeerBans, SyncError, createNodeLibp2p, type PendingRequest } from '../../../src/sync/index.js';
@@ -17,7 +17,8 @@ const HELP = `Usage: pvault node --vault DIR [--relay ADDR] [--listen ADDR] [--c
 
 Runs a vault engine on this machine: the patient's always-on node or a clinic's headless node. It
 serves the doc, log and invite protocols, verifies every log entry it receives, and keeps its
-state sealed in the vault at DIR (passphrase from PVAULT_PASSPHRASE or the terminal).
+state sealed in the vault at DIR (passphrase from PVAULT_PASSPHRASE or the terminal). Vaults shared
+with it are followed live: it reconnects when a connection drops and stops when a grant ends.
 
 Options:
   --vault DIR     the vault directory (created with --create when empty)
@@ -123,7 +124,11 @@ export const run: Command = async (argv, io) => {
   log(`peer ${libp2p.peerId.toString()} listening on:`);
   for (const a of addresses) log(a);
 
+  // A clinic's node keeps receiving every vault shared with it, live, across dropped connections.
+  const follower = new SharedVaultFollower(node);
+  follower.followAll();
   const stop = async () => {
+    await follower.close();
     await node.stop();
     await libp2p.stop();
     await storage.close();
@@ -177,6 +182,7 @@ export const run: Command = async (argv, io) => {
         purpose: 'treatment',
         days: typeof c.days === 'number' ? c.days : 30,
       });
+      follower.follow(pulled.vault);
       return { vault: pulled.vault, scopes: pulled.scopes, receipts: pulled.receipts.length };
     },
     pull: async (c) => {
