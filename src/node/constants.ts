@@ -10,3 +10,11 @@
  * for a moment while more are in use at once.
  */
 export const MAX_LOADED_SHARED_VAULTS = 64;
+
+/**
+ * Shared vaults a {@link SharedVaultFollower} keeps a live pull open for (each holds its vault
+ * loaded and one connection per patient device). Half the loaded bound, so vaults the user opens
+ * still fit; beyond it the vault followed longest ago stops being followed (a pull by hand, or the
+ * next follow, still brings it up to date).
+ */
+export const MAX_FOLLOWED_VAULTS = MAX_LOADED_SHARED_VAULTS / 2;

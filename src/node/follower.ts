@@ -12,6 +12,7 @@
  * followed, after a quiet moment, by a plain pull, which signs an `access` receipt for the new heads
  * (subject to the engine's receipt limit and its rule of no receipt for nothing new).
  */
+import { MAX_FOLLOWED_VAULTS } from './constants.js';
 import { NodeError } from './errors.js';
 import type { VaultNode } from './vault-node.js';
 import type { VaultId } from '../grants/index.js';
@@ -25,6 +26,8 @@ export interface FollowerOptions {
   readonly maxDelayMs?: number;
   /** How long received changes must be quiet before the receipt pull. @default 1500 */
   readonly receiptQuietMs?: number;
+  /** Most vaults followed at once; following one more stops the one followed longest ago. @default MAX_FOLLOWED_VAULTS */
+  readonly maxFollowed?: number;
   /** Told when following one vault stops for good (no scopes left, or the vault is no longer shared). */
   readonly onStopped?: (vault: VaultId, why: StopReason) => void;
 }
@@ -32,7 +35,7 @@ export interface FollowerOptions {
 /** Why following a vault stopped by itself: its grants ended, it is not shared here, or the engine stopped. */
 export type StopReason = 'no-access' | 'not-shared' | 'engine-stopped';
 
-const DEFAULTS = { minDelayMs: 1000, maxDelayMs: 60_000, receiptQuietMs: 1500 } as const;
+const DEFAULTS = { minDelayMs: 1000, maxDelayMs: 60_000, receiptQuietMs: 1500, maxFollowed: MAX_FOLLOWED_VAULTS } as const;
 
 interface Following {
   stopped: boolean;
@@ -53,22 +56,25 @@ export class SharedVaultFollower {
   readonly #node: VaultNode;
   readonly #options: Required<Omit<FollowerOptions, 'onStopped'>> & Pick<FollowerOptions, 'onStopped'>;
   readonly #following = new Map<VaultId, Following>();
+  /** Loops of vaults that made room for others, still ending their sessions. */
+  readonly #retiring = new Set<Promise<void>>();
   readonly #onReceived: (event: Event) => void;
   #closed = false;
 
   constructor(node: VaultNode, options: FollowerOptions = {}) {
     this.#node = node;
     this.#options = { ...DEFAULTS, ...options };
-    if (!(this.#options.minDelayMs > 0 && this.#options.maxDelayMs >= this.#options.minDelayMs && this.#options.receiptQuietMs >= 0)) {
-      throw new NodeError('INVALID_INPUT', 'follower delays must be positive, with maxDelayMs ≥ minDelayMs');
+    const { minDelayMs, maxDelayMs, receiptQuietMs, maxFollowed } = this.#options;
+    if (!(minDelayMs > 0 && maxDelayMs >= minDelayMs && receiptQuietMs >= 0 && Number.isInteger(maxFollowed) && maxFollowed > 0)) {
+      throw new NodeError('INVALID_INPUT', 'follower delays must be positive, with maxDelayMs ≥ minDelayMs, and maxFollowed a positive integer');
     }
     this.#onReceived = (event) => this.#received((event as CustomEvent<ReceivedEvent>).detail);
     node.addEventListener('received', this.#onReceived);
   }
 
-  /** Follows every vault shared with this device. */
+  /** Follows every vault shared with this device (the most recently shared ones, up to `maxFollowed`). */
   followAll(): void {
-    for (const shared of this.#node.sharedVaults()) this.follow(shared.vault);
+    for (const shared of this.#node.sharedVaults().slice(-this.#options.maxFollowed)) this.follow(shared.vault);
   }
 
   /** Follows `vault` (idempotent; wakes a follower that is pausing between attempts). */
@@ -78,6 +84,14 @@ export class SharedVaultFollower {
     if (current && !current.stopped) {
       current.wake();
       return;
+    }
+    // Over the bound: the vault followed longest ago makes room (Map keeps insertion order).
+    for (const [oldest, f] of this.#following) {
+      if (this.#following.size < this.#options.maxFollowed) break;
+      this.#stop(f);
+      this.#following.delete(oldest);
+      this.#retiring.add(f.done);
+      void f.done.finally(() => this.#retiring.delete(f.done));
     }
     const following: Following = { stopped: false, wake: () => undefined, endRound: () => undefined, receiptTimer: undefined, pulling: false, receivedWhilePulling: false, done: Promise.resolve() };
     this.#following.set(vault, following);
@@ -102,7 +116,7 @@ export class SharedVaultFollower {
   async close(): Promise<void> {
     this.#closed = true;
     this.#node.removeEventListener('received', this.#onReceived);
-    await Promise.all([...this.#following.keys()].map((vault) => this.unfollow(vault)));
+    await Promise.all([...[...this.#following.keys()].map((vault) => this.unfollow(vault)), ...this.#retiring]);
   }
 
   #stop(following: Following): void {

@@ -92,4 +92,23 @@ describe('a provider following a shared vault', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(await labs()).toBe(before);
   });
+
+  it('follows at most maxFollowed vaults: following one more stops the one followed longest ago', async () => {
+    const provider = await startDevice();
+    devices.push(provider);
+    const vaults: VaultId[] = [];
+    for (let i = 0; i < 3; i++) {
+      const patient = await startDevice();
+      devices.push(patient);
+      vaults.push(await patient.node.createVault(`synthetic patient ${i}`));
+      await shareThroughInvitation(patient, provider, { name: 'Example Clinic', scopes: ['labs'], purpose: 'treatment', days: 30 });
+    }
+    const follower = new SharedVaultFollower(provider.node, { minDelayMs: 50, maxDelayMs: 400, maxFollowed: 2 });
+    followers.push(follower);
+    follower.followAll();
+    expect(follower.following()).toEqual(vaults.slice(1));
+    follower.follow(vaults[0]!);
+    expect(follower.following()).toEqual([vaults[2], vaults[0]]);
+    expect(() => new SharedVaultFollower(provider.node, { maxFollowed: 0 })).toThrow(/maxFollowed/);
+  });
 });
