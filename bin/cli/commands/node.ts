@@ -201,7 +201,8 @@ export const run: Command = async (argv, io) => {
     }),
     'export-log': async (c) => {
       const vault = String(c.vault) as VaultId;
-      const copy = node.log(vault);
+      // Loaded on demand: a provider's node keeps only recently used shared vaults in memory.
+      const copy = await node.loadVault(vault);
       if (!copy) throw new NodeError('NOT_FOUND', 'no log of that vault here');
       const file = await exportLog(copy, { now: Date.now(), signer: identity });
       await writeFile(resolve(String(c.out)), encodeLogFile(file));
