@@ -223,6 +223,8 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
       const onRequest = (e: Event) => void handleRequest((e as CustomEvent<PendingRequest>).detail, node);
       const onGrants = () => emit({ type: 'grants' });
       const onFamily = () => emit({ type: 'family' });
+      // The engine let a shared vault's records go (idle, or access ended): so does this cache.
+      const onUnloaded = (e: Event) => void records.delete((e as CustomEvent<{ vault: string }>).detail.vault);
       const onReceived = (e: Event) => {
         // A provider's inbox document at this patient changed: a result arrived (or was withdrawn).
         if ((e as CustomEvent<{ doc?: unknown }>).detail?.doc?.toString().startsWith('inbox/') === true) {
@@ -238,6 +240,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
         ['revoked', onGrants],
         ['log', onGrants],
         ['received', onReceived],
+        ['unloaded', onUnloaded],
         ...FAMILY_EVENTS.map((type) => [type, onFamily] as const),
       ];
       for (const [type, listener] of listeners) node.addEventListener(type, listener);
@@ -607,7 +610,8 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
         const s = await requireSession();
         const out: GrantView[] = [];
         for (const shared of s.node.sharedVaults()) {
-          const log = s.node.log(shared.vault);
+          // Loaded on demand: the engine keeps only recently used shared vaults in memory.
+          const log = await s.node.loadVault(shared.vault);
           if (!log) continue;
           const authority = authorityOf(s.node, shared.vault);
           for (const g of grantViews(log, s.identity.did, now(), 'provider', s.names)) {
@@ -620,7 +624,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
         const s = await requireSession();
         const shared = s.node.sharedVaults().find((v) => v.patient === patient);
         if (!shared) throw new BackendError('NOT_FOUND', 'No share from that patient');
-        const log = s.node.log(shared.vault);
+        const log = await s.node.loadVault(shared.vault);
         if (!log || !grantViews(log, s.identity.did, now(), 'provider').some((g) => g.status === 'live')) {
           throw new BackendError('NOT_FOUND', 'No live share from that patient');
         }
@@ -653,7 +657,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
         const s = await requireSession();
         const shared = s.node.sharedVaults().find((v) => v.patient === patient);
         if (!shared) throw new BackendError('NOT_FOUND', 'No share from that patient');
-        const log = s.node.log(shared.vault);
+        const log = await s.node.loadVault(shared.vault);
         const grants = log ? grantViews(log, s.identity.did, now(), 'provider') : [];
         if (!grants.some((g) => g.status === 'live' && g.sendsResults)) {
           throw new BackendError('DENIED', 'This patient has not allowed you to send results (no live grant lets you)');
@@ -743,6 +747,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
         const ref = s.node.vaults().find((v) => v.vault === vault);
         if (!ref) throw new BackendError('NOT_FOUND', 'This device holds no such vault');
         const id = vault as VaultId;
+        await s.node.loadVault(id);
         const authority = s.node.authority(id);
         const who = (did: string) => (did === s.identity.did ? { did, name: 'You' } : nameOf(s, did));
         const scopes = (list: readonly string[]) => list.filter(isScope);
