@@ -18,19 +18,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openIndexedDbStorage, openLevelDbStorage, Vault, WEAK_TEST_KDF_COST, type Storage } from '../src/store/index.js';
 import { median, timeOnce, type Benchmark } from './harness.js';
+import { BATCH, RECORDS, records } from './store-records.js';
 
-const RECORDS = 10_000;
-const RECORD_BYTES = 2048;
-const BATCH = 100;
 const ROUNDS = 5;
-
-function records(): { key: string; value: Uint8Array }[] {
-  return Array.from({ length: RECORDS }, (_, i) => {
-    const value = new Uint8Array(RECORD_BYTES);
-    for (let o = 0; o < RECORD_BYTES; o += 65_536) globalThis.crypto.getRandomValues(value.subarray(o, o + 65_536));
-    return { key: `obs/${String(i).padStart(5, '0')}`, value };
-  });
-}
 
 interface Backend {
   open: () => Promise<{ storage: Storage; dispose: () => Promise<void> }>;

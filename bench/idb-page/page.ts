@@ -5,18 +5,7 @@
  * fresh database on the profile's disk, alternating which side goes first.
  */
 import { openIndexedDbStorage, Vault, WEAK_TEST_KDF_COST, type Storage } from '../../src/store/index.js';
-
-const RECORDS = 10_000;
-const RECORD_BYTES = 2048;
-const BATCH = 100;
-
-function records(): { key: string; value: Uint8Array }[] {
-  return Array.from({ length: RECORDS }, (_, i) => {
-    const value = new Uint8Array(RECORD_BYTES);
-    globalThis.crypto.getRandomValues(value);
-    return { key: `obs/${String(i).padStart(5, '0')}`, value };
-  });
-}
+import { BATCH, RECORDS, records } from '../store-records.js';
 
 let databases = 0;
 
