@@ -36,6 +36,8 @@ const dirs: string[] = [];
 let patientTab: Page;
 let providerTab: Page;
 let staff: Page;
+/** The clinic's intake page in the patient's browser (it hears shareChanged for the share it asked for). */
+let intake: Page;
 let patientDid: string;
 
 /** A new HbA1c result as a FHIR Bundle (synthetic). */
@@ -67,6 +69,11 @@ async function importPasted(tab: Page, profile: Profile, json: string): Promise<
   await tab.getByRole('button', { name: 'Check' }).click();
   await tab.getByRole('button', { name: /^Import \d+ records?$/ }).click();
   return (await tab.getByRole('status').filter({ hasText: 'Imported:' }).textContent({ timeout: 60_000 })) ?? '';
+}
+
+/** shareChanged events the intake page heard so far. */
+function shareEvents(): Promise<unknown[]> {
+  return intake.evaluate(() => (window as unknown as { __shareEvents: unknown[] }).__shareEvents);
 }
 
 /** Records the staff page's vault_getRecords returns for the patient now (0 when refused). */
@@ -159,6 +166,14 @@ describe('3. the patient reads the vault', () => {
     await checkView(patientTab, 'vault-records');
   });
 
+  it('records are grouped by type, each group opening to readable records', async () => {
+    await patientTab.getByRole('tab', { name: 'By type' }).click();
+    const observations = patientTab.locator('details', { has: patientTab.locator('summary strong', { hasText: /^Observation$/ }) });
+    await observations.locator('summary').click();
+    expect(await observations.locator('article').count()).toBeGreaterThan(0);
+    expect(await patientTab.locator('details summary strong', { hasText: /^Immunization$/ }).count()).toBe(1);
+  });
+
   it('the IPS summary groups problems, medications, allergies, immunizations, results', async () => {
     await patientTab.getByRole('tab', { name: 'Summary (IPS)' }).click();
     await patientTab.getByRole('heading', { name: 'Immunizations' }).waitFor();
@@ -178,7 +193,7 @@ describe('3. the patient reads the vault', () => {
 
 describe('4. the patient shares with the clinic through its intake page', () => {
   it('approves summary and labs for 30 days; the clinic receives a one-time invitation', async () => {
-    const intake = await patient.open(sites.clinicUrl);
+    intake = await patient.open(sites.clinicUrl);
     await intake.getByText('Patient Vault is installed.').waitFor();
     await checkView(intake, 'clinic-intake');
     await intake.getByRole('button', { name: 'Share my records with Example Clinic' }).click();
@@ -190,13 +205,19 @@ describe('4. the patient shares with the clinic through its intake page', () => 
     await approve(patient, 'share', 'Share');
     await intake.locator('#status').filter({ hasText: 'Thank you' }).waitFor({ timeout: 60_000 });
     expect(sites.intakes).toEqual([expect.objectContaining({ patient: patientDid, invitation: expect.stringMatching(/^pvault:/) })]);
+    await intake.evaluate(() => {
+      const w = window as unknown as { patientVault: { on(e: string, f: (d: unknown) => void): void }; __shareEvents: unknown[] };
+      w.__shareEvents = [];
+      w.patientVault.on('shareChanged', (d) => w.__shareEvents.push(d));
+    });
   });
 
   it('the clinic’s extension redeems it, verifies the grant and shows the records', async () => {
     await staff.getByRole('button', { name: /Accept invitations/ }).click();
     await approve(provider, 'connect', 'Connect');
     await approve(provider, 'provider-read', 'Allow');
-    await staff.locator('#status').filter({ hasText: /Accepted 1 new invitation/ }).waitFor({ timeout: 120_000 });
+    // Polled as text, so a failure shows what the staff page said instead.
+    await expect.poll(() => staff.locator('#status').textContent(), { timeout: 120_000, interval: 500 }).toMatch(/Accepted 1 new invitation/);
     expect(await staff.locator('#patients h3').first().textContent()).toContain('(live)');
     expect(await providerRecordCount()).toBeGreaterThan(10);
     await checkView(staff, 'clinic-staff');
@@ -205,6 +226,8 @@ describe('4. the patient shares with the clinic through its intake page', () => 
     await providerTab.getByRole('button', { name: 'Show records' }).click();
     await providerTab.locator('article').first().waitFor();
     await checkView(providerTab, 'vault-provider');
+    // The intake page that asked for the share hears that its grant now exists.
+    await expect.poll(shareEvents, { timeout: 30_000 }).toContainEqual({ grantId: expect.any(String), status: 'live' });
   });
 
   it('only summary and labs arrived: nothing from other scopes', async () => {
@@ -245,6 +268,8 @@ describe('5. new data, receipts, revocation', () => {
     await checkView(patientTab, 'revoke-confirm');
     await dialog.getByRole('button', { name: 'Revoke' }).click();
     await patientTab.getByRole('cell', { name: 'revoked' }).waitFor({ timeout: 30_000 });
+    const [live] = (await shareEvents()) as { grantId: string }[];
+    await expect.poll(shareEvents, { timeout: 30_000 }).toContainEqual({ grantId: live!.grantId, status: 'revoked' });
   });
 
   it('the provider sees the grant ended and gets nothing new', async () => {
