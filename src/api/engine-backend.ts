@@ -650,6 +650,8 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
           const patient = s.node.sharedVaults().find((v) => v.vault === pulled.vault)?.patient ?? '';
           return { patient, scopes: pulled.scopes as Scope[] };
         } catch (e) {
+          // Redeemed but not pulled (the patient's device went away): the follower keeps trying.
+          s.follower.followAll();
           throw engineError(e);
         }
       },

@@ -18,3 +18,9 @@ export const MAX_LOADED_SHARED_VAULTS = 64;
  * next follow, still brings it up to date).
  */
 export const MAX_FOLLOWED_VAULTS = MAX_LOADED_SHARED_VAULTS / 2;
+
+/**
+ * Attempts of the first pull after an invitation is redeemed (pauses 0.5 s, then 1 s): the token is
+ * spent by then, so a passing failure must not cost the share. A later failure is the follower's.
+ */
+export const REDEEM_PULL_ATTEMPTS = 3;

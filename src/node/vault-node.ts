@@ -66,7 +66,7 @@ import {
   type VaultKind,
   type VaultSummary,
 } from './families.js';
-import { MAX_LOADED_SHARED_VAULTS } from './constants.js';
+import { MAX_LOADED_SHARED_VAULTS, REDEEM_PULL_ATTEMPTS } from './constants.js';
 import { GrantLogReplica, type ReceiptLimit } from './log-replica.js';
 import { INDEX_KEY_EPOCH, openScopeKeys, sealScopeKeys, type RecordsPort, type ScopeKeyExport } from './records-port.js';
 import { ScopeTarget } from './scope-target.js';
@@ -1039,7 +1039,16 @@ export class VaultNode extends EventTarget {
     const vault = result.approval.vault as VaultId;
     const address = options.address ?? invitationDialAddress(invitation);
     await this.adoptShared({ vault, patient: result.patient, address });
-    return this.pull(vault);
+    // The invitation is used up now: a first pull that fails for a passing reason (a stream reset
+    // or a timeout on a loaded machine or network) is tried again rather than losing the share.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.pull(vault);
+      } catch (error) {
+        if (!(error instanceof NodeError && error.code === 'SYNC_FAILED') || attempt >= REDEEM_PULL_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** (attempt - 1)));
+      }
+    }
   }
 
   /**
