@@ -12,8 +12,14 @@ const R4 = join(import.meta.dirname, '../../../test/fixtures/samples/r4');
 let root: string;
 let cleanup: () => Promise<void>;
 let bundleFile: string;
+/** The spec's issuer JWKS with the "iss" it belongs to (a trust file must name its issuer). */
+let specTrust: string;
+const SPEC_ISS = 'https://spec.smarthealth.cards/examples/issuer';
 beforeAll(async () => {
   ({ root, cleanup } = await tempRoot('pv-import-'));
+  specTrust = join(root, 'spec-trust.json');
+  const jwks = JSON.parse(await readFile(join(SHC, 'issuer-jwks.json'), 'utf8')) as object;
+  await writeFile(specTrust, JSON.stringify({ ...jwks, iss: SPEC_ISS }));
   bundleFile = join(root, 'patient.json');
   await writeFile(bundleFile, JSON.stringify(generatePatientBundle({ seed: 3, resources: 120, years: 3 }).bundle));
 });
@@ -37,7 +43,7 @@ describe('pvault import', () => {
   it('imports health cards and says which ones it could verify', async () => {
     const dir = await initVault(root);
     const card = join(SHC, 'example-00-e-file.smart-health-card');
-    const r = await pvault('import', card, join(SHC, 'example-01-d-jws.txt'), '--vault', dir, '--trust', join(SHC, 'issuer-jwks.json'));
+    const r = await pvault('import', card, join(SHC, 'example-01-d-jws.txt'), '--vault', dir, '--trust', specTrust);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('health cards:');
@@ -64,7 +70,7 @@ describe('pvault import', () => {
 
   it('imports a chunked card whose QR codes are separate files, text or images, in any order', async () => {
     const dir = await initVault(root);
-    const trust = join(SHC, 'issuer-jwks.json');
+    const trust = specTrust;
     // The spec's example 02: one lab card split into three QR codes, one file each.
     const chunk = (n: number) => join(SHC, `example-02-f-qr-code-numeric-value-${n}.txt`);
     const text = await pvault('import', chunk(2), chunk(0), chunk(1), '--vault', dir, '--trust', trust);
@@ -168,6 +174,20 @@ describe('pvault import', () => {
     const badTrust = await pvault('import', bundleFile, '--vault', dir, '--trust', notJwks);
     expect(badTrust.code).toBe(1);
     expect(badTrust.stderr).toMatch(/\[SHC_BAD_JWKS\]/);
+    const noIss = await pvault('import', bundleFile, '--vault', dir, '--trust', join(SHC, 'issuer-jwks.json'));
+    expect(noIss.code).toBe(1);
+    expect(noIss.stderr).toMatch(/"iss".*\[SHC_BAD_JWKS\]/);
+  });
+
+  it('does not verify a card signed with a trusted key but claiming another issuer', async () => {
+    const dir = await initVault(root);
+    const otherIss = join(root, 'other-iss-trust.json');
+    const jwks = JSON.parse(await readFile(join(SHC, 'issuer-jwks.json'), 'utf8')) as object;
+    await writeFile(otherIss, JSON.stringify({ ...jwks, iss: 'https://other.example.org' }));
+    const card = join(SHC, 'example-00-d-jws.txt');
+    const r = await pvault('import', card, '--vault', dir, '--trust', otherIss);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\[SHC_UNTRUSTED_ISSUER\]/);
   });
 
   it('is a usage error without files, without --vault, or with an unknown flag', async () => {

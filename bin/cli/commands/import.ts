@@ -28,8 +28,9 @@ imported again is not duplicated; a changed one becomes a new version.
 
 Options:
   --vault DIR            the vault (required; create it with 'pvault init')
-  --trust JWKS_FILE      trust the health-card issuer keys in this JWKS file (repeatable); a
-                         file with an "iss" member trusts its keys for that issuer only
+  --trust JWKS_FILE      trust the health-card issuer keys in this JWKS file (repeatable); the
+                         file must name the issuer its keys belong to in an "iss" member
+                         (a key is trusted for that issuer only)
   --partial              import the valid part and report the rest
   --allow-unverified     import health cards whose issuer is not trusted, marked unverified
   -h, --help             show this help

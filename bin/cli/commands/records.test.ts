@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initVault, pvault, tempRoot } from './records-cli.test-support.js';
@@ -61,7 +61,10 @@ describe('pvault records', () => {
 
   it('shows the code and its system for records whose code has no display text (a health card)', async () => {
     const cards = await initVault(root);
-    const imported = await pvault('import', join(SHC, 'example-00-d-jws.txt'), '--vault', cards, '--trust', join(SHC, 'issuer-jwks.json'));
+    const trustFile = join(root, 'spec-trust.json');
+    const jwks = JSON.parse(await readFile(join(SHC, 'issuer-jwks.json'), 'utf8')) as object;
+    await writeFile(trustFile, JSON.stringify({ ...jwks, iss: 'https://spec.smarthealth.cards/examples/issuer' }));
+    const imported = await pvault('import', join(SHC, 'example-00-d-jws.txt'), '--vault', cards, '--trust', trustFile);
     expect(imported.code).toBe(0);
     const lines = (await pvault('records', '--vault', cards, '--type', 'Immunization')).stdout.split('\n');
     expect(lines[0]).toBe('3 records');

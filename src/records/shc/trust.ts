@@ -31,8 +31,6 @@ export type KeyResolution =
 /** The issuers and keys this verifier trusts. */
 export class TrustedIssuers {
   private readonly byIssuer = new Map<string, IssuerEntry>();
-  /** Keys trusted whatever `iss` a card names (a JWKS file with no issuer): matched by thumbprint. */
-  private readonly anyIssuer = new Map<string, IssuerJwk>();
   private readonly cryptoKeys = new Map<string, Promise<CryptoKey>>();
   private readonly maxAgeMs: number;
 
@@ -41,16 +39,12 @@ export class TrustedIssuers {
   }
 
   /**
-   * Trusts the signing keys of `jwks` for issuer `iss` (or, with `iss` undefined, for any issuer:
-   * the kid is the key's own thumbprint, so a card can only match the exact key). Returns how many
-   * keys were added. Throws `SHC_BAD_JWKS` for a malformed set.
+   * Trusts the signing keys of `jwks` for issuer `iss` only: the SHC spec binds a key set to its
+   * issuer (keys come from `iss + /.well-known/jwks.json`), so a key never vouches for another `iss`.
+   * Returns how many keys were added. Throws `SHC_BAD_JWKS` for a malformed set.
    */
-  addJwks(iss: string | undefined, jwks: unknown, fetchedAt?: Date): number {
+  addJwks(iss: string, jwks: unknown, fetchedAt?: Date): number {
     const keys = signingKeysOf(jwks);
-    if (iss === undefined) {
-      for (const k of keys) this.anyIssuer.set(k.kid, k);
-      return keys.length;
-    }
     const entry: IssuerEntry = { keys: new Map(keys.map((k) => [k.kid, k])) };
     if (fetchedAt) entry.fetchedAt = fetchedAt.getTime();
     this.byIssuer.set(normalizeIssuer(iss), entry);
@@ -58,12 +52,16 @@ export class TrustedIssuers {
   }
 
   /**
-   * Reads a trust file: a JWKS (`{"keys":[…]}`, trusted for any issuer), or the same with an
-   * `iss` member naming the issuer it belongs to.
+   * Reads a trust file: a JWKS (`{"keys":[…]}`) with an `iss` member naming the issuer its keys
+   * belong to. A file without `iss` is refused (`SHC_BAD_JWKS`): trusting its keys for any issuer
+   * would let a card signed with them claim any `iss` and show as verified.
    */
   addTrustFile(json: unknown): number {
     const iss = typeof json === 'object' && json !== null ? (json as { iss?: unknown }).iss : undefined;
-    if (iss !== undefined && typeof iss !== 'string') throw new RecordsError('SHC_BAD_JWKS', 'The iss of a trust file must be a string');
+    if (iss === undefined) {
+      throw new RecordsError('SHC_BAD_JWKS', 'The trust file has no "iss" member: add the issuer URL its keys belong to ("iss": "https://…")');
+    }
+    if (typeof iss !== 'string' || !/^https?:\/\/\S+$/.test(iss)) throw new RecordsError('SHC_BAD_JWKS', 'The iss of a trust file must be an issuer URL string');
     return this.addJwks(iss, json);
   }
 
@@ -91,8 +89,6 @@ export class TrustedIssuers {
     let entry = this.byIssuer.get(issuer);
     const stale = entry?.fetchedAt !== undefined && now.getTime() - entry.fetchedAt > this.maxAgeMs;
     if (entry && !stale && entry.keys.has(kid)) return { status: 'found', key: await this.importKey(entry.keys.get(kid)!) };
-    const any = this.anyIssuer.get(kid);
-    if (any) return { status: 'found', key: await this.importKey(any) };
     // User-given keys are final: an unknown kid there is not looked up elsewhere.
     if (entry && entry.fetchedAt === undefined) return { status: 'unknown-kid' };
     if (!fetchJwks) return entry ? { status: 'unknown-kid' } : { status: 'untrusted', reason: 'issuer not in the trusted list and no key fetching available' };
