@@ -179,6 +179,19 @@ describe('pvault import', () => {
     expect(noIss.stderr).toMatch(/"iss".*\[SHC_BAD_JWKS\]/);
   });
 
+  it('reports a card whose kid is not in its trusted issuer\'s key set as an unknown kid', async () => {
+    const dir = await initVault(root);
+    const [header, ...rest] = (await readFile(join(SHC, 'example-00-d-jws.txt'), 'utf8')).trim().split('.');
+    const h = JSON.parse(Buffer.from(header!, 'base64url').toString()) as { kid: string };
+    h.kid = 'x'.repeat(43);
+    const card = join(root, 'other-kid.txt');
+    await writeFile(card, [Buffer.from(JSON.stringify(h)).toString('base64url'), ...rest].join('.'));
+    const r = await pvault('import', card, '--vault', dir, '--trust', specTrust);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\[SHC_UNKNOWN_KID\]/);
+    expect(r.stderr).not.toMatch(/UNTRUSTED/);
+  });
+
   it('does not verify a card signed with a trusted key but claiming another issuer', async () => {
     const dir = await initVault(root);
     const otherIss = join(root, 'other-iss-trust.json');
