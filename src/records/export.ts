@@ -51,7 +51,8 @@ export async function exportBundle(store: RecordStore, options: ExportOptions = 
     identifier: { system: 'urn:ietf:rfc:3986', value: `urn:uuid:${globalThis.crypto.randomUUID()}` },
     type: 'collection',
     timestamp: (options.now ?? new Date()).toISOString(),
-    entry,
+    // R4 JSON (§2.6.2) allows no empty arrays: an empty export has no `entry` (Bundle.entry is 0..*).
+    ...(entry.length > 0 ? { entry } : {}),
   };
 }
 

@@ -36,6 +36,21 @@ describe('export', () => {
     );
   });
 
+  it('exports an empty scope or vault as a Bundle without entry that imports back as nothing', async () => {
+    const { store } = await newStore();
+    const empty = await exportBundle(store, { now: NOW });
+    expect(empty).not.toHaveProperty('entry');
+    await store.importResources([patient()]);
+    const noImaging = await exportBundle(store, { scopes: ['imaging'], now: NOW });
+    expect(noImaging).not.toHaveProperty('entry');
+    const { store: b } = await newStore();
+    for (const bundle of [empty, noImaging]) {
+      const result = await importInto(b, bundle);
+      expect(Object.values(result.counts).every((c) => c.added === 0 && c.updated === 0)).toBe(true);
+    }
+    expect(await everyRecord(b)).toEqual([]);
+  });
+
   it('exports only the scopes asked for, with attachment data back inline', async () => {
     const { store } = await newStore();
     const data = encodeBase64(new Uint8Array(5000).map((_, i) => i % 256));
