@@ -81,6 +81,7 @@ describe('bad input leaves the vault unchanged', () => {
     const card = (options: Parameters<typeof signHealthCard>[2] = {}) => signHealthCard(issuer, shcBundle(2), { nbf: now - 3600, ...options });
     await expectRefused(async () => healthCardFile([await card({ signingKey: other.privateKey })]), ['SHC_BAD_SIGNATURE'], trust);
     await expectRefused(async () => healthCardFile([await card({ kid: other.kid })]), ['SHC_UNKNOWN_KID'], trust);
+    await expectRefused(JSON.stringify({ verifiableCredential: [] }), ['SHC_MALFORMED'], trust);
     await expectRefused(async () => healthCardFile([await card({ compression: 'zlib' })]), ['SHC_BAD_PAYLOAD', 'SHC_MALFORMED'], trust);
     await expectRefused(async () => healthCardFile([await card({ nbf: now + 86_400 })]), ['SHC_NOT_YET_VALID'], trust);
     await expectRefused(async () => healthCardFile([await card({ nbf: now - 2 * 86_400, exp: now - 86_400 })]), ['SHC_EXPIRED'], trust);

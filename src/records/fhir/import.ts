@@ -205,6 +205,8 @@ async function gather(detected: Detected, options: ParseImportOptions): Promise<
   if (detected.kind === 'json') {
     const value = detected.value;
     if (isObject(value) && Array.isArray(value.verifiableCredential)) {
+      // A health-card file without a card is bad input, not an empty success (SHC spec: the array holds the card JWSs).
+      if (value.verifiableCredential.length === 0) throw new RecordsError('SHC_MALFORMED', 'The health-card file holds no card (verifiableCredential is empty)');
       await gatherCards(value.verifiableCredential as string[], options, g);
     } else if (isObject(value) && value.verifiableCredential !== undefined) {
       throw new RecordsError('SHC_MALFORMED', 'verifiableCredential must be an array of JWS strings');
