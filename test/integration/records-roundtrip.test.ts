@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseImport } from '../../src/records/index.js';
 import { exportBundle, exportIps } from '../../src/records/export.js';
 import type { RecordStore } from '../../src/records/store/record-store.js';
+import type { RecordKey } from '../../src/records/store/types.js';
 import { encodeBase64 } from '../../src/records/store/attachments.js';
 import { generatePatientBundle } from '../fixtures/generator.js';
 import { NOW, codeOf, everyRecord, item, lab, newStore, patient } from './records-support.js';
@@ -62,6 +63,29 @@ describe('export', () => {
     const lean = await exportBundle(store, { scopes: ['notes'], inlineAttachments: false });
     expect(JSON.stringify(lean)).not.toContain('"data"');
     expect((await exportBundle(store)).entry).toHaveLength(3);
+  });
+
+  it('makes an IPS about one Patient only: refuses to guess among several, and leaves out the other patient\'s records', async () => {
+    const { store } = await newStore();
+    await importInto(store, generatePatientBundle({ seed: 11, resources: 80, years: 3 }).bundle);
+    await importInto(store, generatePatientBundle({ seed: 12, resources: 80, years: 3 }).bundle);
+    const patients = store.list().filter((l) => l.type === 'Patient').map((l) => l.key);
+    expect(patients).toHaveLength(2);
+    expect(await codeOf(exportIps(store, { now: NOW }))).toBe('AMBIGUOUS_PATIENT');
+    expect(await codeOf(exportIps(store, { now: NOW, patient: 'Patient/not-in-this-vault' as RecordKey }))).toBe('AMBIGUOUS_PATIENT');
+    for (const chosen of patients) {
+      const ips = await exportIps(store, { now: NOW, patient: chosen });
+      const resources = ips.entry!.map((e) => e.resource!);
+      expect(resources.filter((r) => r.resourceType === 'Patient')).toHaveLength(1);
+      const subject = (ips.entry![0]!.resource as Composition).subject!.reference;
+      const sectionRefs = (ips.entry![0]!.resource as Composition).section!.flatMap((s) => s.entry ?? []).map((e) => e.reference);
+      expect(sectionRefs.length).toBeGreaterThan(0);
+      const byUrl = new Map(ips.entry!.map((e) => [e.fullUrl, e.resource as unknown as Record<string, { reference?: string } | undefined>]));
+      for (const ref of sectionRefs) {
+        const r = byUrl.get(ref)!;
+        expect((r.subject ?? r.patient)?.reference).toBe(subject);
+      }
+    }
   });
 
   it('makes an IPS document that validates as R4, with required sections and resolvable references', async () => {

@@ -21,6 +21,8 @@ export type RecordStoreErrorCode =
   | 'NO_CONFLICT'
   // An IPS export needs a Patient resource.
   | 'NO_PATIENT'
+  // An IPS export on a vault with several Patients that did not say which one (or named no Patient of the vault).
+  | 'AMBIGUOUS_PATIENT'
   // Written by a newer version of this program.
   | 'NEWER_FORMAT';
 

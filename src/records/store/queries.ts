@@ -3,6 +3,7 @@
  * needed (the IPS sections).
  */
 import { SENSITIVE_SCOPES, SCOPES } from '../scopes.js';
+import { RecordStoreError } from './errors.js';
 import { compareDates, dateStart } from './dates.js';
 import type { ListFilter, RecordStore } from './record-store.js';
 import type { JsonObject, RecordKey, RecordSummary, ScopeName, StoredRecord } from './types.js';
@@ -161,6 +162,20 @@ export interface IpsOptions {
   scopes?: readonly ScopeName[];
   /** Include records labelled restricted by their producer. @default false */
   includeRestricted?: boolean;
+  /**
+   * The Patient the summary is about (its record key, `Patient/…`). @default the only Patient in
+   * the scopes; with several, `AMBIGUOUS_PATIENT` is thrown (an IPS summarises one patient).
+   */
+  patient?: RecordKey;
+}
+
+/** The subject/patient reference of a resource (`Type/id`), if it has one. */
+function subjectOf(resource: JsonObject): string | undefined {
+  for (const field of ['subject', 'patient']) {
+    const ref = resource[field];
+    if (typeof ref === 'object' && ref !== null && typeof (ref as { reference?: unknown }).reference === 'string') return (ref as { reference: string }).reference;
+  }
+  return undefined;
 }
 
 const ERROR_STATUSES = new Set(['entered-in-error']);
@@ -184,8 +199,18 @@ export async function ipsSections(store: RecordStore, options: IpsOptions = {}):
   };
   const isLab = (l: RecordSummary) => (l.type === 'Observation' && (l.category?.includes('laboratory') ?? l.scope === 'labs')) || l.type === 'DiagnosticReport';
   const isVital = (l: RecordSummary) => l.type === 'Observation' && (l.category?.includes('vital-signs') ?? false);
+  const patients = want(['Patient']);
+  let patientKey: RecordKey | undefined;
+  if (options.patient !== undefined) {
+    if (!patients.includes(options.patient)) throw new RecordStoreError('AMBIGUOUS_PATIENT', 'the Patient asked for is not in the exported scopes');
+    patientKey = options.patient;
+  } else if (patients.length > 1) {
+    throw new RecordStoreError('AMBIGUOUS_PATIENT', `the exported scopes hold ${patients.length} Patients; say which one the summary is about`);
+  } else {
+    patientKey = patients[0];
+  }
   const keys = {
-    patient: want(['Patient']).slice(0, 1),
+    patient: patientKey === undefined ? [] : [patientKey],
     medications: want(['MedicationStatement', 'MedicationRequest']),
     allergies: want(['AllergyIntolerance']),
     conditions: want(['Condition']),
@@ -196,7 +221,9 @@ export async function ipsSections(store: RecordStore, options: IpsOptions = {}):
   };
   const all = await store.getMany(Object.values(keys).flat());
   const byKey = new Map(all.map((r) => [r.key, r]));
-  const get = (list: RecordKey[]) => list.map((k) => byKey.get(k)).filter((r): r is StoredRecord => r !== undefined && !isInError(r.resource));
+  // Only records about the summary's Patient (IPS: section entries are about the Composition's subject).
+  const about = (r: StoredRecord) => r.resource.resourceType === 'Patient' || (patientKey !== undefined && subjectOf(r.resource) === patientKey);
+  const get = (list: RecordKey[]) => list.map((k) => byKey.get(k)).filter((r): r is StoredRecord => r !== undefined && !isInError(r.resource) && about(r));
   const conditions = get(keys.conditions);
   const sections: IpsSections = {
     medications: get(keys.medications),
