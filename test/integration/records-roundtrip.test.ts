@@ -52,6 +52,24 @@ describe('export', () => {
     expect(await everyRecord(b)).toEqual([]);
   });
 
+  it('resolves a relative reference to a resource imported from another file earlier, and keeps it resolvable on export', async () => {
+    const { store } = await newStore();
+    await importInto(store, { resourceType: 'Patient', id: 'example', name: [{ family: 'Synthetic' }] });
+    const patientKey = store.list().find((l) => l.type === 'Patient')!.key;
+    expect(patientKey).not.toBe('Patient/example');
+    await importInto(store, {
+      resourceType: 'Condition',
+      id: 'c1',
+      subject: { reference: 'Patient/example' },
+      code: { text: 'synthetic condition' },
+    });
+    const condition = (await everyRecord(store)).find((r) => r.resource.resourceType === 'Condition')!;
+    expect((condition.resource.subject as { reference: string }).reference).toBe(patientKey);
+    const exported = await exportBundle(store, { now: NOW });
+    const ids = new Set(exported.entry!.map((e) => `${e.resource!.resourceType}/${e.resource!.id}`));
+    expect(ids.has(patientKey)).toBe(true);
+  });
+
   it('exports only the scopes asked for, with attachment data back inline', async () => {
     const { store } = await newStore();
     const data = encodeBase64(new Uint8Array(5000).map((_, i) => i % 256));

@@ -42,6 +42,8 @@ export interface ImportedResource {
   provenance: Provenance;
   /** Stable dedup key: fullUrl or identifier system|value, else content hash (see identity.ts). */
   sourceKey: string;
+  /** Other names of the resource at its source (`id:Type/id`, the id it had in its file). */
+  aliases?: string[];
   /** The scope table row that decided (scopes.ts), for "why is this here". */
   scopeRule: string;
   /** Labelled confidentiality R or V by its producer: hold back even within its scope. */
@@ -361,6 +363,8 @@ function finish(entry: Entry, unitEntries: Entry[]): ImportedResource {
       ref.holder.reference = res.rewriteTo;
     }
   });
+  // The file's own `Type/id`, so a later import's relative reference to it resolves (see aliases).
+  const originalId = typeof resource.id === 'string' && resource.id !== entry.vaultId ? `id:${resource.resourceType}/${resource.id}` : undefined;
   resource.id = entry.vaultId!;
   const decision = assignScope(resource, related);
   return {
@@ -368,6 +372,7 @@ function finish(entry: Entry, unitEntries: Entry[]): ImportedResource {
     scope: decision.scope,
     provenance: entry.provenance,
     sourceKey: entry.sourceKey!,
+    ...(originalId ? { aliases: [originalId] } : {}),
     scopeRule: decision.rule,
     restricted: decision.restricted,
   };

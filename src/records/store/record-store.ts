@@ -186,6 +186,9 @@ export class RecordStore {
   readonly resolveReference = (reference: string): string | undefined => {
     if (typeof reference !== 'string') return undefined;
     if (this.keyToScope.has(reference as RecordKey)) return reference;
+    // A relative `Type/id` as it was in the file a record came from (an earlier import); the last
+    // record imported under that name wins.
+    if (/^[A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(reference)) return this.bySource.get(`id:${reference}`);
     if (/^https?:\/\//i.test(reference)) {
       const at = reference.indexOf('/_history/');
       return this.bySource.get(`url:${at < 0 ? reference : reference.slice(0, at)}`);
@@ -888,7 +891,7 @@ export class RecordStore {
         at,
         resource: extracted.resource,
         prov: items[i]!.provenance,
-        src: [items[i]!.sourceKey],
+        src: [items[i]!.sourceKey, ...(items[i]!.aliases ?? [])],
         hash,
       };
       if (extracted.refs.length > 0) envelope.att = extracted.refs;
@@ -1013,6 +1016,9 @@ function checkItem(item: ResourceToStore, i: number): JsonObject {
   }
   if (!isScopeName(item.scope)) throw new RecordStoreError('INVALID_INPUT', `items[${i}].scope is not a scope name`);
   if (typeof item.sourceKey !== 'string' || item.sourceKey.length === 0) throw new RecordStoreError('INVALID_INPUT', `items[${i}].sourceKey is empty`);
+  if (item.aliases !== undefined && (!Array.isArray(item.aliases) || !item.aliases.every((a) => typeof a === 'string' && a.startsWith('id:')))) {
+    throw new RecordStoreError('INVALID_INPUT', `items[${i}].aliases must be id: source names`);
+  }
   return resource;
 }
 

@@ -33,6 +33,11 @@ export interface ResourceToStore {
   scope: ScopeName;
   provenance: Provenance;
   sourceKey: string;
+  /**
+   * Other source names (`id:Type/id`: the id the resource had in its file), so a relative reference
+   * in a later import resolves to this record (see RecordStore.resolveReference).
+   */
+  aliases?: string[];
   /** Labelled confidentiality R or V by its producer: held back even within its scope. */
   restricted?: boolean;
 }
