@@ -192,6 +192,21 @@ describe('pvault import', () => {
     expect(r.stderr).not.toMatch(/UNTRUSTED/);
   });
 
+  it('resolves a relative reference to a Patient given in another file of the same or an earlier run', async () => {
+    for (const together of [true, false]) {
+      const dir = await initVault(root);
+      const files = [join(R4, 'patient-example.json'), join(R4, 'allergyintolerance-example.json')];
+      if (together) expect((await pvault('import', ...files, '--vault', dir)).code).toBe(0);
+      else for (const f of files) expect((await pvault('import', f, '--vault', dir)).code).toBe(0);
+      const out = join(root, `refs-${together}.json`);
+      expect((await pvault('export', '--vault', dir, '--out', out)).code).toBe(0);
+      const bundle = JSON.parse(await readFile(out, 'utf8')) as { entry: { resource: { resourceType: string; id: string; patient?: { reference: string } } }[] };
+      const patient = bundle.entry.find((e) => e.resource.resourceType === 'Patient')!.resource;
+      const allergy = bundle.entry.find((e) => e.resource.resourceType === 'AllergyIntolerance')!.resource;
+      expect(allergy.patient?.reference).toBe(`Patient/${patient.id}`);
+    }
+  });
+
   it('does not verify a card signed with a trusted key but claiming another issuer', async () => {
     const dir = await initVault(root);
     const otherIss = join(root, 'other-iss-trust.json');

@@ -115,6 +115,10 @@ export const run: Command = async (argv, io) => {
     }
     const units = importUnits(files);
     const results: FileResult[] = [];
+    // A relative `Type/id` naming a resource of an earlier file of this run resolves to it, as it
+    // would had that file been imported first.
+    const earlier = new Map<string, string>();
+    const resolveReference = (reference: string): string | undefined => records.store.resolveReference(reference) ?? earlier.get(`id:${reference}`);
     for (const [i, { path: file, name, input }] of units.entries()) {
       const label = units.length > 1 ? `${name} (${i + 1}/${units.length})` : name;
       try {
@@ -124,10 +128,11 @@ export const run: Command = async (argv, io) => {
           partial,
           ...(trust ? { trust } : {}),
           ...(values['allow-unverified'] === true ? { allowUnverified: true } : {}),
-          resolveReference: records.store.resolveReference,
+          resolveReference,
           onProgress: (done, total) => progress?.(`validating ${label}`, done, total),
         });
         results.push({ file, ...parsed });
+        for (const r of parsed.resources) for (const a of r.aliases ?? []) earlier.set(a, `${r.resource.resourceType}/${r.resource.id}`);
       } catch (error) {
         progress?.('', 0, 0);
         if (partial && error instanceof RecordsError) {
