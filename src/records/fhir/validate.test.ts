@@ -33,6 +33,12 @@ describe('R4 validation', () => {
     expect(await rulesOf({ resourceType: 'Patient', active: 'yes' })).toContain('R4_TYPE');
   });
 
+  it('says where a wrong JSON type is, naming a choice element by its JSON name', async () => {
+    const problems = await validateResources([{ ...observation, valueQuantity: { value: 'ninety' } }]);
+    const problem = problems.find((p) => p.rule === 'R4_TYPE');
+    expect(problem?.path).toBe('Observation.valueQuantity.value');
+  });
+
   it('refuses bad dates', async () => {
     expect(await rulesOf({ resourceType: 'Patient', birthDate: '1974-13-01' })).toContain('R4_FORMAT');
     expect(await rulesOf({ resourceType: 'Patient', birthDate: '2023-02-29' })).toContain('R4_FORMAT');

@@ -262,14 +262,36 @@ interface IssueLike {
   expression?: string[];
 }
 
-function sanitizePath(path: string): string {
+/**
+ * The problem's path with every segment an element name (others are not echoed: they could be
+ * data). A choice element the validator names `value[x]` is given its JSON name (`valueQuantity`,
+ * R4 §2.24.0.1 "Choice of Data Types"), found by walking `resource` along the path.
+ */
+function sanitizePath(path: string, resource: unknown): string {
+  let cursor: unknown = resource;
   return path
     .split('.')
-    .map((segment) => (/^[A-Za-z_][A-Za-z0-9_]*(\[\d+\])?$/.test(segment) && !(segment in Object.prototype) ? segment : '<invalid name>'))
+    .map((raw, i) => {
+      let segment = raw;
+      const choice = /^([A-Za-z][A-Za-z0-9]*)\[x\](\[\d+\])?$/.exec(raw);
+      if (choice && isObject(cursor)) {
+        const name = Object.keys(cursor).find((k) => k.startsWith(choice[1]!) && /^[A-Z][A-Za-z]*$/.test(k.slice(choice[1]!.length)));
+        if (name !== undefined) segment = name + (choice[2] ?? '');
+      }
+      const ok = /^[A-Za-z_][A-Za-z0-9_]*(\[\d+\])?$/.test(segment) && !(segment in Object.prototype);
+      // Follow the resource (the first segment is its type).
+      if (i > 0) {
+        const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$/.exec(segment);
+        let next: unknown = m && isObject(cursor) && Object.hasOwn(cursor, m[1]!) ? cursor[m[1]!] : undefined;
+        if (Array.isArray(next)) next = next[m?.[2] !== undefined ? Number(m[2]) : 0];
+        cursor = next;
+      }
+      return ok ? segment : '<invalid name>';
+    })
     .join('.');
 }
 
-function issuesToProblems(issues: readonly IssueLike[]): ResourceProblem[] {
+function issuesToProblems(issues: readonly IssueLike[], resource: unknown): ResourceProblem[] {
   const out: ResourceProblem[] = [];
   for (const issue of issues) {
     if (issue.severity !== 'error' && issue.severity !== 'fatal') continue;
@@ -278,7 +300,7 @@ function issuesToProblems(issues: readonly IssueLike[]): ResourceProblem[] {
     // Processing errors quote FHIRPath engine messages, which might echo data: keep a fixed text.
     // Quoted parts (property names) and path segments that are not element names are not echoed.
     const message = issue.code === 'processing' ? 'an invariant could not be evaluated' : text.replace(/\s*"[^"]*"/g, '');
-    out.push({ path: sanitizePath(issue.expression?.[0] ?? ''), rule, message });
+    out.push({ path: sanitizePath(issue.expression?.[0] ?? '', resource), rule, message });
   }
   return out;
 }
@@ -323,7 +345,7 @@ export function validateLoaded(resource: unknown, defs: LoadedDefinitions): Reso
     medplumValidate(resource as unknown as Resource, { collect: { tokens }, base64BinaryMaxBytes: MAX_IMPORT_BYTES });
   } catch (e) {
     if (e instanceof OperationOutcomeError) {
-      result.problems.push(...issuesToProblems(e.outcome.issue ?? []));
+      result.problems.push(...issuesToProblems(e.outcome.issue ?? [], resource));
     } else {
       // A crash inside the validator is a refusal, never a pass.
       result.problems.push({ path: type, rule: 'R4_STRUCTURE', message: 'the resource could not be validated' });
