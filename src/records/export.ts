@@ -122,7 +122,9 @@ export interface IpsExportOptions extends IpsOptions {
  * An IPS document: a Composition (LOINC 60591-5) with the Medication Summary, Allergies and Problem
  * List sections (each with entries or an emptyReason) and the optional sections that have entries,
  * followed by the Patient, the section entries and the records they reference. Drawn from the
- * non-sensitive scopes unless `scopes` says otherwise. `NO_PATIENT` if the vault holds no Patient.
+ * non-sensitive scopes unless `scopes` says otherwise. `NO_PATIENT` if the vault holds no Patient;
+ * `AMBIGUOUS_PATIENT` if it holds several and `patient` does not name one (only records whose
+ * subject/patient is that Patient are included).
  */
 export async function exportIps(store: RecordStore, options: IpsExportOptions = {}): Promise<Bundle> {
   const now = options.now ?? new Date();
