@@ -69,6 +69,12 @@ describe('hex', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => equalBytes(fromHex(toHex(bytes)), bytes)));
   });
 
+  it('writes what Node writes, for every byte value and for views into larger buffers', () => {
+    const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+    expect(toHex(all)).toBe(Buffer.from(all).toString('hex'));
+    expect(toHex(all.subarray(250, 254))).toBe('fafbfcfd');
+  });
+
   it.each([['odd length', 'abc'], ['non-hex character', 'zz'], ['whitespace', 'ab cd'], ['0x prefix', '0xab'], ['sign', '-1']])(
     'refuses %s',
     (_, text) => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { sha256, toHex, utf8 } from '../../crypto/index.js';
-import { canonicalJson, contentDigest, contentHash, hex, isFhirId, referencesOf, rewriteReferences } from './content.js';
+import { canonicalJson, contentDigest, contentHash, isFhirId, referencesOf, rewriteReferences } from './content.js';
 import type { JsonObject, RecordKey } from './types.js';
 import { setMember } from '../json.js';
 
@@ -74,15 +74,6 @@ describe('content', () => {
       { seed: 7, numRuns: 200 },
     );
     expect(contentHash(JSON.parse('{"resourceType":"Observation","__proto__":{"a":1}}') as JsonObject)).not.toBe(contentHash({ resourceType: 'Observation' }));
-  });
-
-  it('writes hex as src/crypto does', () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
-        expect(hex(bytes)).toBe(toHex(bytes));
-      }),
-      { seed: 3 },
-    );
   });
 
   it('hashes content without id and bookkeeping meta, but with security labels', () => {

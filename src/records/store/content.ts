@@ -2,7 +2,7 @@
  * Content of a resource as the store compares it: a canonical JSON form (keys sorted) hashed for
  * de-duplication, and rewriting of references when the vault gives a resource another id.
  */
-import { sha256, utf8 } from '../../crypto/index.js';
+import { sha256, toHex, utf8 } from '../../crypto/index.js';
 import type { JsonObject, RecordKey } from './types.js';
 import { setMember } from '../json.js';
 
@@ -72,20 +72,9 @@ export function contentDigest(resource: JsonObject): { hash: string; mentionsDat
     if (any) setMember(top, key, kept);
   }
   const text = JSON.stringify(top);
-  return { hash: hex(sha256(utf8(text))), mentionsData: text.includes('"data":') };
+  return { hash: toHex(sha256(utf8(text))), mentionsData: text.includes('"data":') };
 }
 
-const HEX_PAIRS = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
-
-/**
- * Lower-case hex of `bytes`, as src/crypto `toHex` writes it, through a table of byte pairs: an
- * import writes a hash and a slot for every record, and `toHex` formats each byte on its own.
- */
-export function hex(bytes: Uint8Array): string {
-  let out = '';
-  for (let i = 0; i < bytes.length; i++) out += HEX_PAIRS[bytes[i]!]!;
-  return out;
-}
 
 /**
  * A deep copy of `resource` with every relative reference (`Type/id`, optionally `/_history/v`) whose

@@ -10,7 +10,7 @@
  * another epoch, fails to open. After opening, the envelope's record key must hash to the slot it
  * was found at, which closes the loop from the slot back to the record id.
  */
-import { equalBytes, fromUtf8, keyedHasher, open, sealMany, utf8, type Digest, type SymmetricKey } from '../../crypto/index.js';
+import { equalBytes, fromUtf8, keyedHasher, open, sealMany, toHex, utf8, type Digest, type SymmetricKey } from '../../crypto/index.js';
 import {
   ENVELOPE_FORMAT,
   MAX_ENVELOPE_BYTES,
@@ -19,7 +19,6 @@ import {
   SHARD_HEX_DIGITS,
   SLOT_BYTES,
 } from './constants.js';
-import { hex } from './content.js';
 import { RecordStoreError } from './errors.js';
 import { epochKey, type ScopeKeys } from './keyring.js';
 import type { AttachmentRef, JsonObject, Provenance, RecordEnvelope, RecordKey, ScopeName, SealedResource, Slot } from './types.js';
@@ -60,7 +59,7 @@ export function slotOf(indexKey: SymmetricKey, key: RecordKey): Slot {
     hasher = { bytes: indexKey.slice(), hash: keyedHasher(indexKey) };
     hashers.set(indexKey, hasher);
   }
-  return hex(hasher.hash(utf8(key)).subarray(0, SLOT_BYTES)) as Slot;
+  return toHex(hasher.hash(utf8(key)).subarray(0, SLOT_BYTES)) as Slot;
 }
 
 /** The shard of a slot: its first byte (two hex digits), so 256 shards per map. */
