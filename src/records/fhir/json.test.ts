@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MAX_JSON_DEPTH, decodeUtf8, jsonDepth, parseJsonSafely } from './json.js';
 import { RecordsError } from '../errors.js';
@@ -17,6 +18,34 @@ describe('safe JSON', () => {
     expect(jsonDepth('{"a":[1,{"b":[]}]}')).toBe(4);
     expect(jsonDepth('{"a":"[[[[{{{{"}')).toBe(1);
     expect(jsonDepth('{"a":"\\"[[["}')).toBe(1);
+    expect(jsonDepth('{"a":"\\\\"}[[')).toBe(2);
+    expect(jsonDepth('{"a":"unterminated [[[')).toBe(1);
+  });
+
+  it('measures as a character-by-character scan does, on any text of quotes, backslashes and brackets', () => {
+    // The plain definition: inside a string a backslash escapes the next character.
+    const reference = (text: string): number => {
+      let depth = 0;
+      let max = 0;
+      let inString = false;
+      for (let i = 0; i < text.length; i++) {
+        const c = text[i];
+        if (inString) {
+          if (c === '\\') i++;
+          else if (c === '"') inString = false;
+        } else if (c === '"') inString = true;
+        else if (c === '{' || c === '[') max = Math.max(max, ++depth);
+        else if (c === '}' || c === ']') depth--;
+      }
+      return max;
+    };
+    const text = fc.array(fc.constantFrom('"', '\\', '[', ']', '{', '}', 'a', ':', ','), { maxLength: 60 }).map((cs) => cs.join(''));
+    fc.assert(
+      fc.property(text, (t) => {
+        expect(jsonDepth(t, 1000)).toBe(reference(t));
+      }),
+      { seed: 11, numRuns: 3000 },
+    );
   });
 
   it('refuses a million nested arrays with TOO_DEEP instead of overflowing the stack', () => {

@@ -21,19 +21,25 @@ export function decodeUtf8(bytes: Uint8Array): string {
 
 /**
  * The deepest nesting of `{`/`[` in `text`, outside strings; stops counting at `limit + 1`.
- * Linear, no recursion.
+ * Linear, no recursion. A string is skipped in one jump to its closing quote (the first `"` not
+ * escaped by an odd run of backslashes), found by the engine's `indexOf`: strings are most of a
+ * FHIR file, and the scan ran over every character of them (10k resources: 63 ms → 28 ms).
  */
 export function jsonDepth(text: string, limit = MAX_JSON_DEPTH): number {
   let depth = 0;
   let max = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c /* \ */) i++;
-      else if (c === 0x22 /* " */) inString = false;
-    } else if (c === 0x22) {
-      inString = true;
+    if (c === 0x22 /* " */) {
+      let end = i;
+      for (;;) {
+        end = text.indexOf('"', end + 1);
+        if (end < 0) return max; // unterminated: nothing after it is outside a string
+        let k = end - 1;
+        while (text.charCodeAt(k) === 0x5c /* \ */) k--; // stops at the opening quote at the latest
+        if ((end - 1 - k) % 2 === 0) break;
+      }
+      i = end;
     } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
       depth++;
       if (depth > max) {
