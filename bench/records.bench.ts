@@ -6,6 +6,13 @@
  *   sealing, the Automerge documents, the sealed indexes, one atomic LevelDB batch. Baseline: the
  *   same resources as plain JSON, one vault record each, in one batch, into a fresh vault.
  *   ratio = ours / baseline; goal ≤ 2.
+ * - `store_10k_layout`: the part of `store_10k` that the issue's storage layout itself costs, with
+ *   nothing of ours around it: the same 10,000 resources as record envelopes (same fields; the
+ *   content hash field filled, not computed), each sealed with its scope key under its keyed slot,
+ *   put into one new segment of one Automerge document per scope, one commit, the document saved
+ *   and written in one batch. No scope rules, content hashing, matching or indexes. Same baseline
+ *   as `store_10k`. A report, not a goal: it is the floor `store_10k` cannot go under (the
+ *   document hashes every sealed byte on commit and again on save).
  * - `import_10k`: the whole import of the same resources from a Bundle file (read, parse, validate,
  *   scope, store). Baseline: the validator alone (`validateResources`) over the same resources.
  *   Goal ≤ 1.5: validation may dominate, nothing else may.
@@ -22,6 +29,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assignScope, parseImport, validateResources, TrustedIssuers, verifyCard, type ImportedResource } from '../src/records/index.js';
 import { RecordStore } from '../src/records/store/record-store.js';
+import { randomBytes, toHex } from '../src/crypto/index.js';
+import { planSave } from '../src/records/store/doc-persistence.js';
+import { createKeyring, scopeKeys } from '../src/records/store/keyring.js';
+import { sealRecords, slotOf } from '../src/records/store/record-codec.js';
+import { DocWriter, ScopeDocument, newActorId } from '../src/records/store/scope-doc.js';
+import type { RecordEnvelope, RecordKey, ScopeName, Slot } from '../src/records/store/types.js';
 import { timeline } from '../src/records/store/queries.js';
 import { openLevelDbStorage, Vault, WEAK_TEST_KDF_COST, type Storage } from '../src/store/index.js';
 import { generatePatientBundle } from '../test/fixtures/generator.js';
@@ -109,6 +122,45 @@ const store10k: Benchmark = {
         const result = await store.importResources(items);
         const added = Object.values(result.counts).reduce((n, c) => n + c.added, 0);
         if (added !== N) throw new Error(`stored ${added} of ${N}`);
+      },
+      ({ vault }) => storePlainJson(vault, resources),
+      closeAndRemove,
+    );
+  },
+};
+
+const store10kLayout: Benchmark = {
+  name: 'store_10k_layout',
+  unit: 'ms',
+  goal: 'report (the floor of store_10k: the storage layout alone)',
+  async run() {
+    const f = await getFixture();
+    const resources = f.resources.slice(0, N);
+    const at = NOW.toISOString();
+    return pairWithSetup(
+      () => freshVault(f),
+      async ({ vault }) => {
+        const keyring = createKeyring(toHex(randomBytes(16)));
+        const byScope = new Map<ScopeName, { slot: Slot; envelope: RecordEnvelope }[]>();
+        for (const r of resources) {
+          const scope = r.scope;
+          const key = `${r.resource.resourceType}/${r.resource.id!}` as RecordKey;
+          const envelope: RecordEnvelope = { f: 1, key, ver: globalThis.crypto.randomUUID().replaceAll('-', ''), n: 1, prev: [], at, resource: r.resource as unknown as RecordEnvelope['resource'], prov: r.provenance, src: [r.sourceKey, ...(r.aliases ?? [])], hash: 'ab'.repeat(32) };
+          const list = byScope.get(scope) ?? [];
+          list.push({ slot: slotOf(scopeKeys(keyring, scope).indexKey, key), envelope });
+          byScope.set(scope, list);
+        }
+        const ops = [];
+        for (const [scope, jobs] of byScope) {
+          const sealed = await sealRecords({ vaultId: keyring.vaultId, scope, keys: scopeKeys(keyring, scope) }, jobs);
+          const doc = ScopeDocument.create(newActorId());
+          const writer = new DocWriter(undefined);
+          jobs.forEach((job, i) => writer.putCurrent(job.slot, sealed[i]!));
+          writer.apply(doc, NOW);
+          ops.push(...planSave(doc, undefined, scope).ops);
+          doc.free();
+        }
+        await vault.batchSealed(ops);
       },
       ({ vault }) => storePlainJson(vault, resources),
       closeAndRemove,
@@ -233,4 +285,4 @@ const shcVerify: Benchmark = {
   },
 };
 
-export const benchmarks: Benchmark[] = [store10k, import10k, openBench('open_10k', false), openBench('open_10k_docs', true), shcVerify];
+export const benchmarks: Benchmark[] = [store10k, store10kLayout, import10k, openBench('open_10k', false), openBench('open_10k_docs', true), shcVerify];
