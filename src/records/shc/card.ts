@@ -6,13 +6,15 @@
  * with, or the fetch failed): refused with `SHC_UNTRUSTED_ISSUER`, unless the caller passes
  * `allowUnverified`, in which case the card is imported with `verified: false` and the reason.
  * A bad signature, an unknown kid at a known issuer, or a card outside its validity period is
- * refused whatever the caller allows: those are not "unknown", they are wrong.
+ * refused whatever the caller allows: those are not "unknown", they are wrong. A card that a key
+ * given without `iss` verifies, but that key is bound to another issuer (trust.ts), counts as from
+ * an issuer that cannot be checked.
  */
 import { RecordsError } from '../errors.js';
 import { CLOCK_SKEW_SECONDS, HEALTH_CARD_TYPE } from './constants.js';
 import { parseJws } from './jws.js';
 import { verifyEs256 } from './jwk.js';
-import type { FetchJwks, TrustedIssuers } from './trust.js';
+import { BOUND_ELSEWHERE, type FetchJwks, type TrustedIssuers } from './trust.js';
 
 /** Options of {@link verifyCard}. */
 export interface VerifyCardOptions {
@@ -78,17 +80,23 @@ export async function verifyCard(jws: string, options: VerifyCardOptions): Promi
   const resolution = options.trust
     ? await options.trust.resolveKey(iss, parsed.header.kid, options.now, options.fetchJwks)
     : { status: 'untrusted' as const, reason: 'no trusted issuers were given' };
+  let untrusted: string | undefined;
   if (resolution.status === 'found') {
     if (!(await verifyEs256(resolution.key, parsed.signature, parsed.signingInput))) {
       throw new RecordsError('SHC_BAD_SIGNATURE', 'The card signature does not verify with the issuer key');
     }
-    verified = true;
+    // A key given without iss belongs to the first issuer it verifies; binding happens only now,
+    // after the signature checked out, so a forged card cannot claim the key.
+    if (resolution.bind && !resolution.bind()) untrusted = BOUND_ELSEWHERE;
+    else verified = true;
   } else if (resolution.status === 'unknown-kid') {
     throw new RecordsError('SHC_UNKNOWN_KID', 'The card was signed with a key its issuer does not list');
-  } else if (options.allowUnverified) {
-    reason = resolution.reason;
   } else {
-    throw new RecordsError('SHC_UNTRUSTED_ISSUER', `The card issuer is not trusted (${resolution.reason})`);
+    untrusted = resolution.reason;
+  }
+  if (untrusted !== undefined) {
+    if (!options.allowUnverified) throw new RecordsError('SHC_UNTRUSTED_ISSUER', `The card issuer is not trusted (${untrusted})`);
+    reason = untrusted;
   }
   if (nbf > nowSeconds + CLOCK_SKEW_SECONDS) throw new RecordsError('SHC_NOT_YET_VALID', 'The card is not valid yet (nbf is in the future)');
   if (exp !== undefined && exp < nowSeconds - CLOCK_SKEW_SECONDS) throw new RecordsError('SHC_EXPIRED', 'The card has expired (exp is in the past)');

@@ -22,6 +22,11 @@ export const MAX_CARDS_PER_FILE = 100;
 export const CLOCK_SKEW_SECONDS = 60;
 /** The credential type every health card carries (spec "Modeling W3C Verifiable Credentials"). */
 export const HEALTH_CARD_TYPE = 'https://smarthealth.cards#health-card';
+/**
+ * Largest JWKS document read: fetched from an issuer, or a trust file given by the user. A JWKS of a
+ * few keys is a few KiB (the spec example's, with an x5c chain, is 2.6 KiB).
+ */
+export const MAX_JWKS_BYTES = 256 * 1024;
 /** Where an issuer publishes its keys, relative to `iss`. */
 export const JWKS_PATH = '/.well-known/jwks.json';
 /** Image limits for QR decoding (pixels and decoder memory). */
