@@ -3,7 +3,7 @@ import { copyFile, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { generatePatientBundle } from '../../../test/fixtures/generator.js';
-import { qrPng } from '../../../test/fixtures/shc-issuer.js';
+import { createIssuer, qrPng, shcBundle, signHealthCard } from '../../../test/fixtures/shc-issuer.js';
 import { PASS, dumpVault, initVault, pvault, tempRoot } from './records-cli.test-support.js';
 
 const SHC = join(import.meta.dirname, '../../../test/fixtures/samples/shc');
@@ -12,7 +12,7 @@ const R4 = join(import.meta.dirname, '../../../test/fixtures/samples/r4');
 let root: string;
 let cleanup: () => Promise<void>;
 let bundleFile: string;
-/** The spec's issuer JWKS with the "iss" it belongs to (a trust file must name its issuer). */
+/** The spec's issuer JWKS with the "iss" it belongs to (its keys bound to that issuer from the start). */
 let specTrust: string;
 const SPEC_ISS = 'https://spec.smarthealth.cards/examples/issuer';
 beforeAll(async () => {
@@ -174,9 +174,82 @@ describe('pvault import', () => {
     const badTrust = await pvault('import', bundleFile, '--vault', dir, '--trust', notJwks);
     expect(badTrust.code).toBe(1);
     expect(badTrust.stderr).toMatch(/\[SHC_BAD_JWKS\]/);
-    const noIss = await pvault('import', bundleFile, '--vault', dir, '--trust', join(SHC, 'issuer-jwks.json'));
-    expect(noIss.code).toBe(1);
-    expect(noIss.stderr).toMatch(/"iss".*\[SHC_BAD_JWKS\]/);
+  });
+
+  it('trusts the bare jwks.json an issuer publishes: the spec example card imports as verified, with its issuer', async () => {
+    const dir = await initVault(root);
+    const bare = join(SHC, 'issuer-jwks.json'); // the spec issuer's jwks.json as published, no "iss"
+    const r = await pvault('import', join(SHC, 'example-00-e-file.smart-health-card'), join(SHC, 'example-01-d-jws.txt'), '--vault', dir, '--trust', bare);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`card 1 in example-00-e-file.smart-health-card: issuer ${SPEC_ISS} — verified, 4 resources`);
+    expect(r.stdout).toContain(`card 2 in example-01-d-jws.txt: issuer ${SPEC_ISS} — verified`);
+    expect(r.stdout).toContain(`(keys from a --trust file without "iss" were taken as those of ${SPEC_ISS}, the first issuer whose card they verified)`);
+    const lines = JSON.parse((await pvault('records', '--vault', dir, '--json')).stdout) as { type: string; verified?: boolean }[];
+    expect(lines.filter((l) => l.type === 'Immunization').every((l) => l.verified === true)).toBe(true);
+    // With "iss" in the file the keys are the issuer's from the start, and no such note is printed.
+    const named = await pvault('import', join(SHC, 'example-00-d-jws.txt'), '--vault', dir, '--trust', specTrust);
+    expect(named.code).toBe(0);
+    expect(named.stdout).toContain('— verified');
+    expect(named.stdout).not.toContain('without "iss"');
+  });
+
+  it('refuses a second card signed with a bare-JWKS key but naming another issuer, importing nothing (or it unverified when allowed)', async () => {
+    const dir = await initVault(root);
+    const issuer = await createIssuer('https://clinic.example.org/shc');
+    const bare = join(root, 'clinic-jwks.json');
+    await writeFile(bare, JSON.stringify(issuer.jwks));
+    const genuine = join(root, 'clinic-card.txt');
+    await writeFile(genuine, await signHealthCard(issuer, shcBundle(1)));
+    const forged = join(root, 'forged-card.txt');
+    await writeFile(forged, await signHealthCard(issuer, shcBundle(2), { iss: 'https://elsewhere.example.org/shc' }));
+    const before = await dumpVault(dir);
+    const refused = await pvault('import', genuine, forged, '--vault', dir, '--trust', bare);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/forged-card\.txt: The card issuer is not trusted \(its key is trusted for another issuer only.*\) \[SHC_UNTRUSTED_ISSUER\]/);
+    expect(refused.stderr).toContain('Nothing was imported');
+    expect(await dumpVault(dir)).toEqual(before);
+    const allowed = await pvault('import', genuine, forged, '--vault', dir, '--trust', bare, '--allow-unverified');
+    expect(allowed.code).toBe(0);
+    expect(allowed.stdout).toContain('card 1 in clinic-card.txt: issuer https://clinic.example.org/shc — verified');
+    expect(allowed.stdout).toMatch(/card 2 in forged-card\.txt: issuer https:\/\/elsewhere\.example\.org\/shc — NOT verified \(its key is trusted for another issuer only/);
+  });
+
+  it('refuses malformed, oversized and hostile trust files with SHC_BAD_JWKS, before touching the vault', async () => {
+    const dir = await initVault(root);
+    const before = await dumpVault(dir);
+    const jwks = await readFile(join(SHC, 'issuer-jwks.json'), 'utf8');
+    const key = (JSON.parse(jwks) as { keys: Record<string, unknown>[] }).keys[0]!;
+    const cases: [string, string, RegExp][] = [
+      ['keys-object.json', JSON.stringify({ keys: { 0: key } }), /has no "keys" array/],
+      ['private.json', JSON.stringify({ keys: [{ ...key, d: 'c2VjcmV0' }] }), /holds a private key.*keep the private key secret/],
+      ['proto.json', `{"__proto__":{"iss":"https://elsewhere.example.org"},${jwks.trim().slice(1)}`, /"__proto__" member/],
+      ['no-signing-key.json', JSON.stringify({ keys: [{ kty: 'RSA', n: 'AQAB', e: 'AQAB' }] }), /no health-card signing key/],
+      ['http-iss.json', JSON.stringify({ ...(JSON.parse(jwks) as object), iss: 'http://spec.smarthealth.cards/examples/issuer' }), /"iss".*https URL/],
+    ];
+    for (const [name, content, says] of cases) {
+      const file = join(root, name);
+      await writeFile(file, content);
+      const r = await pvault('import', join(SHC, 'example-00-d-jws.txt'), '--vault', dir, '--trust', file);
+      expect(r.code, name).toBe(1);
+      expect(r.stderr, name).toMatch(says);
+      expect(r.stderr, name).toMatch(/\[SHC_BAD_JWKS\]$/);
+      expect(r.stderr, name).not.toContain(String(key.x));
+    }
+    const big = join(root, 'big-jwks.json');
+    await writeFile(big, '');
+    await truncate(big, 10 * 1024 * 1024); // sparse: 10 MB, none of it written
+    const r = await pvault('import', join(SHC, 'example-00-d-jws.txt'), '--vault', dir, '--trust', big);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`pvault import: ${big}: 10485760 bytes, over the 262144-byte limit of a trust file (a JWKS is a few KiB); nothing was imported [SHC_BAD_JWKS]`);
+    const folder = await pvault('import', join(SHC, 'example-00-d-jws.txt'), '--vault', dir, '--trust', root);
+    expect(folder.code).toBe(1);
+    expect(folder.stderr).toMatch(/cannot read the trust file \(EISDIR\) \[FILE_UNREADABLE\]/);
+    expect(await dumpVault(dir)).toEqual(before);
+    // A byte order mark, as some editors save a file, is not an error.
+    const bom = join(root, 'bom-jwks.json');
+    await writeFile(bom, `\uFEFF${jwks}`);
+    expect((await pvault('import', join(SHC, 'example-00-d-jws.txt'), '--vault', dir, '--trust', bom)).code).toBe(0);
   });
 
   it('reports a card whose kid is not in its trusted issuer\'s key set as an unknown kid', async () => {

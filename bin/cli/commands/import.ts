@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import {
   MAX_IMPORT_BYTES,
@@ -28,9 +28,12 @@ imported again is not duplicated; a changed one becomes a new version.
 
 Options:
   --vault DIR            the vault (required; create it with 'pvault init')
-  --trust JWKS_FILE      trust the health-card issuer keys in this JWKS file (repeatable); the
-                         file must name the issuer its keys belong to in an "iss" member
-                         (a key is trusted for that issuer only)
+  --trust JWKS_FILE      trust the health-card issuer keys in this JWKS file (repeatable): the
+                         file an issuer publishes at ISS/.well-known/jwks.json, saved as it is;
+                         each of its keys then belongs to the first issuer whose card it
+                         verifies (a card of another issuer signed with it is not verified).
+                         Add "iss": "https://…" to the file to bind its keys to that issuer
+                         from the start; a JSON array of such files' contents trusts several
   --partial              import the valid part and report the rest
   --allow-unverified     import health cards whose issuer is not trusted, marked unverified
   -h, --help             show this help
@@ -83,7 +86,9 @@ export const run: Command = async (argv, io) => {
   for (const file of values.trust ?? []) {
     trust ??= new TrustedIssuers();
     try {
-      trust.addTrustFile(JSON.parse(await readFile(resolve(file), 'utf8')) as unknown);
+      const text = await readTrustFile(file);
+      if (typeof text === 'number') return fail(io, `${file}: ${text} bytes, over the ${TrustedIssuers.MAX_TRUST_FILE_BYTES}-byte limit of a trust file (a JWKS is a few KiB); nothing was imported [SHC_BAD_JWKS]`);
+      trust.addTrustDocument(JSON.parse(text) as unknown);
     } catch (error) {
       if (error instanceof SyntaxError) return fail(io, `${file}: not JSON (a JWKS file is expected) [SHC_BAD_JWKS]`);
       if (isFileError(error)) return fail(io, `${file}: cannot read the trust file (${error.code}) [FILE_UNREADABLE]`);
@@ -170,6 +175,10 @@ export const run: Command = async (argv, io) => {
         const status = card.verified ? 'verified' : `NOT verified${card.reason ? ` (${card.reason})` : ''}`;
         lines.push(`  card ${i + 1} in ${file}: issuer ${card.issuer || '(unreadable)'} — ${status}, ${card.resourceCount} resource${card.resourceCount === 1 ? '' : 's'}`);
       });
+      // Keys given without "iss" took the issuer of the first card they verified: say so, since
+      // that is the file's only claim to who the issuer is.
+      const bound = [...new Set(trust?.keyBindings().map((b) => b.iss))];
+      if (bound.length > 0) lines.push(`(keys from a --trust file without "iss" were taken as those of ${bound.join(', ')}, the first issuer whose card they verified)`);
     }
     io.stdout(lines.join('\n'));
     const problems = results.flatMap((r, i) => r.problems.map((p) => ({ ...p, entry: `${units[i]!.name} ${p.entry}` })));
@@ -247,6 +256,31 @@ function importUnits(files: readonly { path: string; bytes: Uint8Array }[]): Imp
         }
       : u,
   );
+}
+
+/**
+ * The text of a trust file, or its size if over the limit (checked before reading it whole). A
+ * leading byte order mark, as some editors save, is dropped.
+ */
+async function readTrustFile(file: string): Promise<string | number> {
+  const handle = await open(resolve(file), 'r');
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+    if (info.size > TrustedIssuers.MAX_TRUST_FILE_BYTES) return info.size;
+    const bytes = new Uint8Array(TrustedIssuers.MAX_TRUST_FILE_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(bytes, length, bytes.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > TrustedIssuers.MAX_TRUST_FILE_BYTES) return length; // grew while read
+    }
+    const text = new TextDecoder().decode(bytes.subarray(0, length));
+    return text.startsWith('\uFEFF') ? text.slice(1) : text;
+  } finally {
+    await handle.close();
+  }
 }
 
 function printProblems(io: CommandIo, problems: readonly ImportProblem[]): void {
