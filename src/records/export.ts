@@ -114,28 +114,70 @@ const IPS_SECTIONS: readonly { key: keyof Omit<IpsSections, 'patient'>; code: st
 ];
 
 /** Options of {@link exportIps}. */
-export interface IpsExportOptions extends IpsOptions {
+export interface IpsExportOptions extends Omit<IpsOptions, 'patient'> {
   now?: Date;
+  /**
+   * The Patient the summary is about: its record key (`Patient/…`, as `list` shows it), or the
+   * `Patient/id` (or bare id) it had in the file it was imported from, which the vault keeps as an
+   * alias. @default the only Patient in the exported scopes
+   */
+  patient?: string;
+}
+
+/** Candidate keys listed in an AMBIGUOUS_PATIENT message (record keys only, never their content). */
+const MAX_LISTED_PATIENTS = 20;
+
+/**
+ * The record key `ref` names, if it is a Patient of the vault: the key itself, or a Patient's
+ * `Patient/id` (or bare id) in the file it came from (RecordStore.resolveReference's `id:` alias).
+ */
+function patientKeyOf(store: RecordStore, ref: string): RecordKey | undefined {
+  if (ref.length === 0 || ref.length > 200) return undefined;
+  const asPatient = (key: string | undefined): RecordKey | undefined => (key !== undefined && store.summary(key as RecordKey)?.type === 'Patient' ? (key as RecordKey) : undefined);
+  const named = ref.includes('/') ? ref : `Patient/${ref}`;
+  return asPatient(named) ?? asPatient(store.resolveReference(named));
+}
+
+function listKeys(keys: readonly RecordKey[]): string {
+  const shown = keys.slice(0, MAX_LISTED_PATIENTS).join(', ');
+  return keys.length > MAX_LISTED_PATIENTS ? `${shown} and ${keys.length - MAX_LISTED_PATIENTS} more` : shown;
 }
 
 /**
  * An IPS document: a Composition (LOINC 60591-5) with the Medication Summary, Allergies and Problem
  * List sections (each with entries or an emptyReason) and the optional sections that have entries,
  * followed by the Patient, the section entries and the records they reference. Drawn from the
- * non-sensitive scopes unless `scopes` says otherwise. `NO_PATIENT` if the vault holds no Patient;
- * `AMBIGUOUS_PATIENT` if it holds several and `patient` does not name one (only records whose
- * subject/patient is that Patient are included).
+ * non-sensitive scopes unless `scopes` says otherwise; only records whose subject/patient is the
+ * summary's Patient are included. `NO_PATIENT` if the exported scopes hold no Patient;
+ * `AMBIGUOUS_PATIENT` if they hold several and `patient` is not given, or `patient` names none of
+ * them — the message then lists the candidates' record keys (keys only).
  */
 export async function exportIps(store: RecordStore, options: IpsExportOptions = {}): Promise<Bundle> {
   const now = options.now ?? new Date();
-  const sections = await ipsSections(store, options);
+  const scopes = options.scopes ?? SCOPES.filter((s) => !SENSITIVE_SCOPES.includes(s));
+  const lines = timeline(store, { scopes, includeRestricted: options.includeRestricted ?? false });
+  const candidates = lines.filter((l) => l.type === 'Patient').map((l) => l.key);
+  if (candidates.length === 0) throw new RecordStoreError('NO_PATIENT', 'an International Patient Summary needs a Patient resource in the exported scopes');
+  let chosen: RecordKey | undefined;
+  if (options.patient !== undefined) {
+    chosen = patientKeyOf(store, options.patient);
+    if (chosen === undefined || !candidates.includes(chosen)) {
+      throw new RecordStoreError(
+        'AMBIGUOUS_PATIENT',
+        `the Patient asked for ${chosen === undefined ? 'is no Patient of the vault' : 'is not in the exported scopes'}; they hold ${candidates.length === 1 ? 'one Patient' : `${candidates.length} Patients`}: ${listKeys(candidates)}`,
+      );
+    }
+  } else if (candidates.length > 1) {
+    throw new RecordStoreError('AMBIGUOUS_PATIENT', `the exported scopes hold ${candidates.length} Patients (${listKeys(candidates)}); say which one the summary is about`);
+  }
+  const { patient: _ignored, ...ipsOptions } = options;
+  const sections = await ipsSections(store, { ...ipsOptions, ...(chosen !== undefined ? { patient: chosen } : {}) });
   const patient = sections.patient;
   if (!patient) throw new RecordStoreError('NO_PATIENT', 'an International Patient Summary needs a Patient resource in the exported scopes');
 
   // The entries: the section records, then every vault record they reference (transitively) that
   // lies in the exported scopes.
-  const scopes = options.scopes ?? SCOPES.filter((s) => !SENSITIVE_SCOPES.includes(s));
-  const allowed = new Set(timeline(store, { scopes, includeRestricted: options.includeRestricted ?? false }).map((l) => l.key));
+  const allowed = new Set(lines.map((l) => l.key));
   const included = new Map<RecordKey, StoredRecord>([[patient.key, patient]]);
   for (const s of IPS_SECTIONS) for (const r of sections[s.key]) included.set(r.key, r);
   let frontier = [...included.values()];

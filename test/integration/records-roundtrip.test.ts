@@ -4,7 +4,6 @@ import { describe, expect, it } from 'vitest';
 import { parseImport } from '../../src/records/index.js';
 import { exportBundle, exportIps } from '../../src/records/export.js';
 import type { RecordStore } from '../../src/records/store/record-store.js';
-import type { RecordKey } from '../../src/records/store/types.js';
 import { encodeBase64 } from '../../src/records/store/attachments.js';
 import { generatePatientBundle } from '../fixtures/generator.js';
 import { NOW, codeOf, everyRecord, item, lab, newStore, patient } from './records-support.js';
@@ -90,7 +89,7 @@ describe('export', () => {
     const patients = store.list().filter((l) => l.type === 'Patient').map((l) => l.key);
     expect(patients).toHaveLength(2);
     expect(await codeOf(exportIps(store, { now: NOW }))).toBe('AMBIGUOUS_PATIENT');
-    expect(await codeOf(exportIps(store, { now: NOW, patient: 'Patient/not-in-this-vault' as RecordKey }))).toBe('AMBIGUOUS_PATIENT');
+    expect(await codeOf(exportIps(store, { now: NOW, patient: 'Patient/not-in-this-vault' }))).toBe('AMBIGUOUS_PATIENT');
     for (const chosen of patients) {
       const ips = await exportIps(store, { now: NOW, patient: chosen });
       const resources = ips.entry!.map((e) => e.resource!);
@@ -104,6 +103,53 @@ describe('export', () => {
         expect((r.subject ?? r.patient)?.reference).toBe(subject);
       }
     }
+  });
+
+  it('makes the IPS about the Patient named by its vault key or by the id it had in its file; lists the candidate keys (keys only) otherwise', async () => {
+    const { store } = await newStore();
+    const synthetic = (id: string, family: string, birthDate: string) => ({ resourceType: 'Patient', id, name: [{ family, given: ['Synthetic'] }], birthDate });
+    await importInto(store, synthetic('first-in-file', 'Testfamilyone', '1961-02-03'));
+    await importInto(store, synthetic('second-in-file', 'Testfamilytwo', '1972-04-05'));
+    await importInto(store, { resourceType: 'Condition', id: 'c2', subject: { reference: 'Patient/second-in-file' }, code: { text: 'synthetic condition' } });
+    const keys = store.list({ types: ['Patient'] }).map((l) => l.key);
+    expect(keys).toHaveLength(2);
+    const second = keys.find((k) => k === store.resolveReference('Patient/second-in-file'))!;
+    expect(second).toBeDefined();
+
+    const message = async (p: Promise<unknown>): Promise<string> => {
+      try {
+        await p;
+      } catch (e) {
+        expect((e as { code?: string }).code).toBe('AMBIGUOUS_PATIENT');
+        return (e as Error).message;
+      }
+      throw new Error('expected AMBIGUOUS_PATIENT');
+    };
+    const noChoice = await message(exportIps(store, { now: NOW }));
+    const unknown = await message(exportIps(store, { now: NOW, patient: 'Patient/not-in-this-vault' }));
+    const notAPatient = await message(exportIps(store, { now: NOW, patient: store.list({ types: ['Condition'] })[0]!.key }));
+    for (const m of [noChoice, unknown, notAPatient]) {
+      for (const k of keys) expect(m).toContain(k);
+      expect(m).not.toMatch(/Testfamily|Synthetic|1961|1972|first-in-file|second-in-file/);
+    }
+    expect(noChoice).toContain('hold 2 Patients');
+    expect(unknown).toContain('is no Patient of the vault');
+    expect(notAPatient).toContain('is no Patient of the vault');
+
+    // The same Patient, named three ways: its vault key, its Type/id in the file, its bare file id.
+    for (const ref of [second, 'Patient/second-in-file', 'second-in-file']) {
+      const ips = await exportIps(store, { now: NOW, patient: ref });
+      const resources = ips.entry!.map((e) => e.resource!);
+      expect(resources.filter((r) => r.resourceType === 'Patient').map((r) => `Patient/${r.id}`)).toEqual([second]);
+      expect(resources.some((r) => r.resourceType === 'Condition')).toBe(true);
+    }
+    const first = await exportIps(store, { now: NOW, patient: 'first-in-file' });
+    expect(first.entry!.some((e) => e.resource!.resourceType === 'Condition')).toBe(false);
+
+    // A Patient moved out of the exported scopes is not a choice.
+    await store.move(second, 'mental-health');
+    expect(await message(exportIps(store, { now: NOW, patient: second }))).toMatch(/is not in the exported scopes; they hold one Patient: Patient\//);
+    expect((await exportIps(store, { now: NOW, patient: second, scopes: ['summary', 'mental-health'] })).entry!.some((e) => `Patient/${e.resource!.id}` === second)).toBe(true);
   });
 
   it('makes an IPS document that validates as R4, with required sections and resolvable references', async () => {
