@@ -9,13 +9,21 @@ let root: string;
 let cleanup: () => Promise<void>;
 let source: string;
 let dir: string;
+const R4 = join(import.meta.dirname, '../../../test/fixtures/samples/r4');
+/** The generated patient of `source`: its vault key in `dir` (the same in every vault) and what must never be printed. */
+const keysOfSource = { patient: '', family: '', birthDate: '' };
 beforeAll(async () => {
   ({ root, cleanup } = await tempRoot('pv-export-'));
   source = join(root, 'patient.json');
-  await writeFile(source, JSON.stringify(generatePatientBundle({ seed: 9, resources: 150, years: 3, attachmentEvery: 3 }).bundle));
+  const { bundle } = generatePatientBundle({ seed: 9, resources: 150, years: 3, attachmentEvery: 3 });
+  await writeFile(source, JSON.stringify(bundle));
   dir = await initVault(root);
   const r = await pvault('import', source, '--vault', dir);
   if (r.code !== 0) throw new Error(r.stderr);
+  const generated = bundle.entry!.find((e) => e.resource!.resourceType === 'Patient')!.resource as { name: { family: string }[]; birthDate: string };
+  keysOfSource.family = generated.name[0]!.family;
+  keysOfSource.birthDate = generated.birthDate;
+  keysOfSource.patient = (JSON.parse((await pvault('records', '--vault', dir, '--type', 'Patient', '--json')).stdout) as { key: string }[])[0]!.key;
 });
 afterAll(() => cleanup());
 afterEach(() => vi.unstubAllEnvs());
@@ -72,6 +80,59 @@ describe('pvault export', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/\[NO_PATIENT\]/);
     await expect(readFile(out)).rejects.toThrow();
+  });
+
+  it('chooses the IPS patient with --patient (a vault key, or the id the Patient had in its file) when the vault holds several', async () => {
+    const several = await initVault(root);
+    const hl7 = (name: string) => join(R4, name);
+    const imported = await pvault('import', source, hl7('patient-example.json'), hl7('condition-example.json'), '--vault', several);
+    expect(imported.code).toBe(0);
+    const patients = JSON.parse((await pvault('records', '--vault', several, '--type', 'Patient', '--json')).stdout) as { key: string }[];
+    const keys = patients.map((p) => p.key);
+    expect(keys).toHaveLength(2);
+    const exampleKey = keys.find((k) => k !== keysOfSource.patient)!;
+    expect(exampleKey).not.toBe('Patient/example'); // the vault key is not the file's id: the alias is what finds it
+    const out = join(root, 'several-ips.json');
+
+    const refused = await pvault('export', '--vault', several, '--ips', '--out', out);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/hold 2 Patients \(Patient\/\S+, Patient\/\S+\); say which one the summary is about \[AMBIGUOUS_PATIENT\]/);
+    for (const k of keys) expect(refused.stderr).toContain(k);
+    expect(refused.stderr).toContain(`Say which one the summary is about with --patient KEY ('pvault records --vault ${several} --type Patient' lists them).`);
+    const example = JSON.parse(await readFile(hl7('patient-example.json'), 'utf8')) as { name: { family?: string }[]; birthDate: string };
+    for (const value of [example.name[0]!.family!, example.birthDate, keysOfSource.family, keysOfSource.birthDate]) expect(refused.stderr).not.toContain(value);
+    await expect(readFile(out)).rejects.toThrow();
+
+    const patientOf = (b: Bundle) => b.entry!.filter((e) => e.resource!.resourceType === 'Patient').map((e) => `Patient/${e.resource!.id}`);
+    for (const ref of [exampleKey, 'Patient/example', 'example']) {
+      const r = await pvault('export', '--vault', several, '--ips', '--patient', ref, '--out', out);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const ips = await readBundle(out);
+      expect(patientOf(ips)).toEqual([exampleKey]);
+      expect(ips.entry!.some((e) => e.resource!.resourceType === 'Condition')).toBe(true);
+    }
+    const other = await pvault('export', '--vault', several, '--ips', '--patient', keysOfSource.patient, '--out', out);
+    expect(other.code).toBe(0);
+    expect(patientOf(await readBundle(out))).toEqual([keysOfSource.patient]);
+
+    const unknown = await pvault('export', '--vault', several, '--ips', '--patient', 'Patient/nobody', '--out', join(root, 'nobody.json'));
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/the Patient asked for is no Patient of the vault; they hold 2 Patients: Patient\/\S+, Patient\/\S+ \[AMBIGUOUS_PATIENT\]/);
+    expect(unknown.stderr).toContain("--patient takes a key as 'pvault records --type Patient' lists it (Patient/…), or the Patient's id in the file it was imported from.");
+    await expect(readFile(join(root, 'nobody.json'))).rejects.toThrow();
+  });
+
+  it('makes --patient without --ips, or empty, a usage error, and documents it', async () => {
+    await initVault(root);
+    const without = await pvault('export', '--vault', dir, '--patient', 'Patient/x', '--out', join(root, 'x.json'));
+    expect(without.code).toBe(2);
+    expect(without.stderr).toContain('--patient REF chooses the patient of an --ips summary');
+    expect((await pvault('export', '--vault', dir, '--ips', '--patient', ' ', '--out', join(root, 'x.json'))).code).toBe(2);
+    expect((await pvault('export', '--vault', dir, '--ips', '--out', join(root, 'x.json'), '--patient')).code).toBe(2);
+    const help = await pvault('export', '--help');
+    expect(help.stdout).toContain('Usage: pvault export --vault DIR [--scope S]… [--ips [--patient REF]] --out FILE');
+    expect(help.stdout).toMatch(/--patient REF {4}with --ips: the Patient the summary is about/);
   });
 
   it('reports an unwritable output as bad input and wrong flags as usage errors', async () => {
