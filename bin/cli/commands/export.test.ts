@@ -98,7 +98,7 @@ describe('pvault export', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/hold 2 Patients \(Patient\/\S+, Patient\/\S+\); say which one the summary is about \[AMBIGUOUS_PATIENT\]/);
     for (const k of keys) expect(refused.stderr).toContain(k);
-    expect(refused.stderr).toContain(`Say which one the summary is about with --patient KEY ('pvault records --vault ${several} --type Patient' lists them).`);
+    expect(refused.stderr).toContain(`Choose one with --patient KEY ('pvault records --vault ${several} --type Patient' lists them).`);
     const example = JSON.parse(await readFile(hl7('patient-example.json'), 'utf8')) as { name: { family?: string }[]; birthDate: string };
     for (const value of [example.name[0]!.family!, example.birthDate, keysOfSource.family, keysOfSource.birthDate]) expect(refused.stderr).not.toContain(value);
     await expect(readFile(out)).rejects.toThrow();

@@ -90,7 +90,7 @@ export const run: Command = async (argv, io) => {
     if (error instanceof RecordStoreError && error.code === 'AMBIGUOUS_PATIENT') {
       io.stderr(
         patient === undefined
-          ? `Say which one the summary is about with --patient KEY ('pvault records --vault ${dir} --type Patient' lists them).`
+          ? `Choose one with --patient KEY ('pvault records --vault ${dir} --type Patient' lists them).`
           : "--patient takes a key as 'pvault records --type Patient' lists it (Patient/…), or the Patient's id in the file it was imported from.",
       );
     }
