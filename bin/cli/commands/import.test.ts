@@ -215,6 +215,29 @@ describe('pvault import', () => {
     expect(allowed.stdout).toMatch(/card 2 in forged-card\.txt: issuer https:\/\/elsewhere\.example\.org\/shc — NOT verified \(its key is trusted for another issuer only/);
   });
 
+  it('keeps a bare-JWKS key bound to its first issuer across runs: a card naming another issuer in a later run is refused', async () => {
+    const dir = await initVault(root);
+    const issuer = await createIssuer('https://clinic.example.org/shc');
+    const bare = join(root, 'clinic-jwks.json');
+    await writeFile(bare, JSON.stringify(issuer.jwks));
+    const genuine = join(root, 'clinic-card.txt');
+    await writeFile(genuine, await signHealthCard(issuer, shcBundle(1)));
+    const forged = join(root, 'forged-card.txt');
+    await writeFile(forged, await signHealthCard(issuer, shcBundle(2), { iss: 'https://elsewhere.example.org/shc' }));
+    const first = await pvault('import', genuine, '--vault', dir, '--trust', bare);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain('issuer https://clinic.example.org/shc — verified');
+    const before = await dumpVault(dir);
+    const later = await pvault('import', forged, '--vault', dir, '--trust', bare);
+    expect(later.code).toBe(1);
+    expect(later.stderr).toMatch(/forged-card\.txt: The card issuer is not trusted \(its key is trusted for another issuer only.*\) \[SHC_UNTRUSTED_ISSUER\]/);
+    expect(await dumpVault(dir)).toEqual(before);
+    // The genuine issuer's cards still verify in later runs.
+    const again = await pvault('import', genuine, '--vault', dir, '--trust', bare);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('issuer https://clinic.example.org/shc — verified');
+  });
+
   it('refuses malformed, oversized and hostile trust files with SHC_BAD_JWKS, before touching the vault', async () => {
     const dir = await initVault(root);
     const before = await dumpVault(dir);

@@ -103,6 +103,12 @@ export const run: Command = async (argv, io) => {
     return reportError(io, 'import', dir, error);
   }
   try {
+    // Keys given without "iss" keep the issuer they first verified in this vault, across runs.
+    if (trust) {
+      const saved = await records.vault.getSealed(KEY_BINDINGS_KEY);
+      if (saved) trust.restoreBindings(JSON.parse(new TextDecoder().decode(saved)) as unknown);
+    }
+    const boundBefore = new Set(trust?.keyBindings().map((b) => b.kid));
     const progress = progressBar();
     // 1. Read every file, then validate each unit (a file, or the files of one chunked card);
     //    nothing is written yet.
@@ -160,6 +166,9 @@ export const run: Command = async (argv, io) => {
     const all = results.flatMap((r) => r.resources);
     const result = await records.store.importResources(all, { onProgress: (done, total) => progress?.('storing', done, total) });
     progress?.('', 0, 0);
+    const bindings = trust?.keyBindings() ?? [];
+    const boundNow = bindings.filter((b) => !boundBefore.has(b.kid));
+    if (boundNow.length > 0) await records.vault.batchSealed([{ type: 'put', key: KEY_BINDINGS_KEY, value: new TextEncoder().encode(JSON.stringify(bindings)) }]);
 
     const totals = Object.values(result.counts).reduce((t, c) => ({ added: t.added + c.added, updated: t.updated + c.updated, unchanged: t.unchanged + c.unchanged }), {
       added: 0,
@@ -177,7 +186,7 @@ export const run: Command = async (argv, io) => {
       });
       // Keys given without "iss" took the issuer of the first card they verified: say so, since
       // that is the file's only claim to who the issuer is.
-      const bound = [...new Set(trust?.keyBindings().map((b) => b.iss))];
+      const bound = [...new Set(boundNow.map((b) => b.iss))];
       if (bound.length > 0) lines.push(`(keys from a --trust file without "iss" were taken as those of ${bound.join(', ')}, the first issuer whose card they verified)`);
     }
     io.stdout(lines.join('\n'));
@@ -195,6 +204,9 @@ export const run: Command = async (argv, io) => {
     await records.close();
   }
 };
+
+/** Where the issuer bindings of bare trusted keys are kept in the vault (sealed, beside the records). */
+const KEY_BINDINGS_KEY = 'cli/shc-key-bindings';
 
 const UNTRUSTED_HINT = "Give the issuer's keys with --trust JWKS_FILE, or import the card marked unverified with --allow-unverified.";
 

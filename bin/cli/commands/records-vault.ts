@@ -11,6 +11,8 @@ import { PassphraseError, readPassphrase } from '../passphrase.js';
 /** An opened vault's record store; `close` releases the database. */
 export interface OpenRecords {
   dir: string;
+  /** The unlocked vault (for the few things the CLI keeps beside the records). */
+  vault: Vault;
   store: RecordStore;
   close: () => Promise<void>;
 }
@@ -40,7 +42,7 @@ export async function openRecords(dir: string): Promise<OpenRecords> {
     const vault = await Vault.open(storage, { kdfCost: { memoryKiB: kdf.memoryKiB, iterations: kdf.iterations, parallelism: kdf.parallelism } });
     await vault.unlock(await readPassphrase({ prompt: 'Vault passphrase: ' }));
     const store = await RecordStore.open(vault);
-    return { dir, store, close: () => storage.close() };
+    return { dir, vault, store, close: () => storage.close() };
   } catch (error) {
     await storage.close();
     throw error;

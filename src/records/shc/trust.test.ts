@@ -67,6 +67,31 @@ describe('TrustedIssuers: a bare JWKS (as an issuer publishes it)', () => {
     expect((await parseImport(genuine, { now, trust })).cards[0]!.verified).toBe(true);
   });
 
+  it('restores bindings saved from an earlier trust set: the key keeps its issuer; malformed saved lists are refused whole', async () => {
+    const first = new TrustedIssuers();
+    first.addTrustDocument(asRead(a.jwks));
+    expect((await parseImport(await signHealthCard(a, shcBundle(1)), { now, trust: first })).cards[0]!.verified).toBe(true);
+    const saved = JSON.parse(JSON.stringify(first.keyBindings())) as unknown;
+    const later = new TrustedIssuers();
+    later.addTrustDocument(asRead(a.jwks));
+    later.restoreBindings(saved);
+    const forged = await signHealthCard(a, shcBundle(2), { iss: 'https://forged.example.org' });
+    expect((await refusal(parseImport(forged, { now, trust: later }))).code).toBe('SHC_UNTRUSTED_ISSUER');
+    expect((await parseImport(await signHealthCard(a, shcBundle(3)), { now, trust: later })).cards[0]!.verified).toBe(true);
+    const kid = (saved as { kid: string }[])[0]!.kid;
+    for (const bad of [{}, 'x', [{ kid }], [{ kid: 'short', iss: ISSUER_A }], [{ kid, iss: 'javascript:alert(1)' }], [{ kid, iss: ISSUER_A }, null]]) {
+      const fresh = new TrustedIssuers();
+      let code: string | undefined;
+      try {
+        fresh.restoreBindings(bad);
+      } catch (e) {
+        code = e instanceof RecordsError ? e.code : 'other';
+      }
+      expect(code).toBe('SHC_BAD_JWKS');
+      expect(fresh.keyBindings()).toEqual([]);
+    }
+  });
+
   it('binds to whichever issuer comes first, and only once a signature verifies', async () => {
     const trust = new TrustedIssuers();
     trust.addTrustDocument(asRead(a.jwks));

@@ -42,6 +42,8 @@ export type KeyResolution =
   | { status: 'unknown-kid' }
   | { status: 'untrusted'; reason: string };
 
+/** Most saved bindings of bare keys restored into one trust set. */
+const MAX_SAVED_BINDINGS = 10_000;
 /** Most key sets in one trust document (an array of `{ "iss", "keys" }`). */
 const MAX_TRUST_SETS = 100;
 /** Deepest nesting of a trust document (array → set → keys → key → x5c). */
@@ -134,6 +136,26 @@ export class TrustedIssuers {
   /** The keys given without `iss` that have verified a card so far, with the issuer each is bound to. */
   keyBindings(): { kid: string; iss: string }[] {
     return [...this.boundTo].map(([kid, iss]) => ({ kid, iss }));
+  }
+
+  /**
+   * Restores bindings of keys given without `iss` (as {@link keyBindings} listed them after an
+   * earlier import into the same vault), so a key keeps the issuer it first verified across runs:
+   * a card re-signed with it next week and naming another `iss` is untrusted, as it would be in
+   * one run. Entries are checked whole first; a malformed list is refused (`SHC_BAD_JWKS`) and
+   * nothing is restored. A binding is kept for a kid even if no key with it is given now.
+   */
+  restoreBindings(bindings: unknown): void {
+    const bad = () => new RecordsError('SHC_BAD_JWKS', 'The saved issuer bindings of trusted keys are malformed');
+    if (!Array.isArray(bindings) || bindings.length > MAX_SAVED_BINDINGS) throw bad();
+    const read: [string, string][] = [];
+    for (const b of bindings) {
+      if (typeof b !== 'object' || b === null || Array.isArray(b)) throw bad();
+      const { kid, iss } = b as { kid?: unknown; iss?: unknown };
+      if (typeof kid !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(kid) || typeof iss !== 'string' || !/^https?:\/\/\S+$/.test(iss) || iss.length > 2048) throw bad();
+      read.push([kid, normalizeIssuer(iss)]);
+    }
+    for (const [kid, iss] of read) if (!this.boundTo.has(kid)) this.boundTo.set(kid, iss);
   }
 
   /** The issuers with a key set. */
