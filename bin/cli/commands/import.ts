@@ -31,7 +31,8 @@ Options:
   --trust JWKS_FILE      trust the health-card issuer keys in this JWKS file (repeatable): the
                          file an issuer publishes at ISS/.well-known/jwks.json, saved as it is;
                          each of its keys then belongs to the first issuer whose card it
-                         verifies (a card of another issuer signed with it is not verified).
+                         verifies in this vault, now and in later imports (a card of another
+                         issuer signed with it is not verified).
                          Add "iss": "https://…" to the file to bind its keys to that issuer
                          from the start; a JSON array of such files' contents trusts several
   --partial              import the valid part and report the rest
