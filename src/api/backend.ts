@@ -75,6 +75,49 @@ export interface RecordsBackend {
   labSeries(loinc: string): Promise<LabSeries>;
   /** Codes with at least one numeric result, for choosing a chart. */
   labCodes(): Promise<LabCode[]>;
+  /**
+   * Content of one attachment of a record (extension pages only: no page-API method reaches it),
+   * read lazily from its sealed chunks and checked against its hash. NOT_FOUND for an unknown
+   * record or index, ATTACHMENT_NOT_ON_DEVICE when its chunks never reached this device,
+   * ATTACHMENT_DAMAGED when they fail authentication or the hash.
+   */
+  readAttachment(query: AttachmentQuery): Promise<AttachmentContent>;
+}
+
+/** Which attachment to read, and which part of it. */
+export interface AttachmentQuery {
+  /** Another vault this device holds (a dependent's, or one shared with it); default its own. */
+  readonly vault?: string;
+  /** The record's key (a {@link RecordView.id}). */
+  readonly key: string;
+  /** Position in {@link RecordView.attachments}. */
+  readonly index: number;
+  /** First byte wanted. @default 0 */
+  readonly offset?: number;
+  /** Most bytes wanted. @default and at most ATTACHMENT_SLICE_BYTES */
+  readonly length?: number;
+}
+
+/** A slice of an attachment's bytes. */
+export interface AttachmentContent {
+  /** Size of the whole attachment in bytes. */
+  readonly size: number;
+  readonly offset: number;
+  /** The bytes from `offset`, base64url (runtime messages are JSON). */
+  readonly data: string;
+}
+
+/**
+ * An attachment whose content the store holds as sealed chunks (its `data` was taken out of the
+ * resource). Title and content type are in the resource's Attachment element at `path`.
+ */
+export interface AttachmentInfo {
+  /** Position, for {@link RecordsBackend.readAttachment}. */
+  readonly index: number;
+  /** JSON pointer (RFC 6901) of the Attachment (or Binary) object in {@link RecordView.resource}. */
+  readonly path: string;
+  /** Decoded size in bytes. */
+  readonly size: number;
 }
 
 /** Counted name, e.g. `{ name: 'Observation', count: 12 }` (an array, never an object keyed by page data). */
@@ -121,6 +164,8 @@ export interface RecordView {
   /** One line for lists. */
   readonly display: string;
   readonly resource: Readonly<Record<string, unknown>>;
+  /** Attachments held as sealed chunks (absent or empty: none). Never their content. */
+  readonly attachments?: readonly AttachmentInfo[];
   readonly provenance: {
     /** How it arrived: a FHIR file or portal (unsigned), or a SMART Health Card (signed). */
     readonly source?: 'fhir-json' | 'shc';
@@ -267,6 +312,12 @@ export interface ProviderBackend {
    * this device send results (DENIED otherwise). Returns the inbox item's id.
    */
   sendResult(patient: string, resource: Readonly<Record<string, unknown>>): Promise<{ id: string }>;
+  /**
+   * An attachment of a record of a patient this device holds a live grant from, as
+   * {@link RecordsBackend.readAttachment}. Chunks are not carried by sync yet: for now this says
+   * ATTACHMENT_NOT_ON_DEVICE for every attachment with content.
+   */
+  readAttachment(query: Omit<AttachmentQuery, 'vault'> & { readonly patient: string }): Promise<AttachmentContent>;
 }
 
 /** Events from the engine. */
@@ -289,7 +340,11 @@ export type BackendErrorCode =
   | 'NOT_FOUND'
   | 'NOT_AVAILABLE'
   | 'DENIED'
-  | 'FAILED';
+  | 'FAILED'
+  /** An attachment's chunks are not in this device's store (a shared vault: chunks are not synced). */
+  | 'ATTACHMENT_NOT_ON_DEVICE'
+  /** An attachment's chunks fail authentication, their size or the attachment's hash. */
+  | 'ATTACHMENT_DAMAGED';
 
 /** A failure the engine reports; `reason` carries the lower layer's own code when there is one. */
 export class BackendError extends Error {

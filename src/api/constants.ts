@@ -41,3 +41,17 @@ export const PROMPT_TIMEOUT_MS = 10 * 60 * 1000;
 
 /** Tag on every window message of ours, with the protocol version. */
 export const PAGE_TAG = 'patientVault/1';
+
+/**
+ * Attachments (extension pages only; never the page API). An attachment's bytes cross the runtime
+ * port as base64url text, and Chromium refuses a message over 64 MiB: one read returns at most
+ * this many bytes (≈ 10.7 MB as text); the UI reads larger ones slice by slice.
+ */
+export const ATTACHMENT_SLICE_BYTES = 8 * 1024 * 1024;
+/**
+ * Largest attachment the store keeps (src/records/store/constants.ts MAX_ATTACHMENT_BYTES, which
+ * src/records does not export): the bound of a read's offset.
+ */
+export const MAX_ATTACHMENT_BYTES = 64 * 1024 * 1024;
+/** Highest attachment index a read may name (a resource with more attachments is not real data). */
+export const MAX_ATTACHMENT_INDEX = 4095;

@@ -11,7 +11,9 @@ import {
   parseImport,
   timeline as recordTimeline,
   type FetchJwks,
+  type AttachmentRef,
   type ParsedImport,
+  type RecordKey,
   type RecordSummary,
   type SealedKV,
 } from '../records/index.js';
@@ -22,6 +24,8 @@ import {
   BackendError,
   type AccessReceipt,
   type ApprovedShare,
+  type AttachmentContent,
+  type AttachmentQuery,
   type BackendEvent,
   type Count,
   type GrantAuthority,
@@ -40,7 +44,7 @@ import {
 import { SCOPES, SENSITIVE_SCOPES, type ImportParams, type Scope } from './schemas.js';
 import { createStoreBackend, type StoreBackend } from './store-backend.js';
 import { listenerSet } from './listeners.js';
-import { MAX_NAME_CHARS } from './constants.js';
+import { ATTACHMENT_SLICE_BYTES, MAX_ATTACHMENT_INDEX, MAX_NAME_CHARS } from './constants.js';
 
 /** Options of {@link createEngineBackend}. */
 export interface EngineBackendInit {
@@ -121,6 +125,12 @@ export function parseFamilyLink(text: string): FamilyLink {
 /** Most names kept (oldest dropped first): a bound on what a flood of requests can make us store. */
 const MAX_NAMES = 2000;
 const SHARED_PREFIX = 'shared/';
+/**
+ * Where a records store keeps attachment chunks, under its own key space (src/records/store
+ * constants.ts ATTACHMENT_PREFIX, which src/records does not export). Read only to tell a chunk
+ * that is not on this device from a damaged one; engine-backend-attachments.test.ts pins it.
+ */
+const ATTACHMENT_CHUNK_PREFIX = 'records/a/';
 
 /** The engine while the vault is unlocked. */
 interface Session {
@@ -174,6 +184,11 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
   const waitingPeers = new Map<string, PendingRequest>();
   let session: Promise<Session> | undefined;
   let lastParse: { text: string; parsed: ParsedImport } | undefined;
+  /**
+   * The attachment read last, while slices of it remain to be read: a large one is read in
+   * ATTACHMENT_SLICE_BYTES parts and is opened and hash-checked once. Dropped on lock.
+   */
+  let lastAttachment: { id: string; bytes: Uint8Array } | undefined;
   /**
    * Runs log-writing engine calls one at a time, in the order the user made them. (The engine and
    * src/grants serialize appends and log changes themselves since concurrent appends were found
@@ -271,6 +286,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
     const current = session;
     session = undefined;
     waitingPeers.clear();
+    lastAttachment = undefined;
     if (!current) return;
     const s = await current.catch(() => undefined);
     if (!s) return;
@@ -372,6 +388,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
         ...(line.date !== undefined && { date: line.date }),
         display: line.display ?? line.type,
         resource: r.resource,
+        ...(r.attachments.length > 0 && { attachments: r.attachments.map((a, index) => ({ index, path: a.path, size: a.size })) }),
         provenance: {
           ...(r.provenance?.source !== undefined && { source: r.provenance.source }),
           verified: r.provenance?.verified ?? false,
@@ -381,6 +398,58 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
       });
     }
     return out;
+  };
+
+  /**
+   * A slice of attachment `query.index` of record `query.key` in `store` (of vault `vault`; undefined:
+   * this device's own). Errors carry a code and a fixed sentence, never content or a chunk address.
+   */
+  const readAttachmentIn = async (s: Session, store: RecordStore, vault: string | undefined, query: Omit<AttachmentQuery, 'vault'>): Promise<AttachmentContent> => {
+    const { key, index } = query;
+    const offset = query.offset ?? 0;
+    const length = query.length ?? ATTACHMENT_SLICE_BYTES;
+    if (typeof key !== 'string' || key.length > 200) throw new BackendError('INVALID_INPUT', 'An attachment is named by its record key');
+    if (!Number.isSafeInteger(index) || index < 0 || index > MAX_ATTACHMENT_INDEX) throw new BackendError('INVALID_INPUT', 'The attachment index is not valid');
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new BackendError('INVALID_INPUT', 'The offset is not valid');
+    if (!Number.isSafeInteger(length) || length < 1 || length > ATTACHMENT_SLICE_BYTES) throw new BackendError('INVALID_INPUT', `A read returns 1 to ${ATTACHMENT_SLICE_BYTES} bytes`);
+    const record = await store.get(key as RecordKey).catch((e: unknown) => {
+      throw engineError(e);
+    });
+    if (!record) throw new BackendError('NOT_FOUND', 'No such record in this vault');
+    const ref = record.attachments[index];
+    if (!ref) throw new BackendError('NOT_FOUND', 'That record has no such attachment');
+    if (offset > ref.size) throw new BackendError('INVALID_INPUT', 'The offset is past the end of the attachment');
+    const id = `${vault ?? ''}\n${record.key}\n${record.ver}\n${index}`;
+    let bytes = lastAttachment?.id === id ? lastAttachment.bytes : undefined;
+    if (!bytes) {
+      lastAttachment = undefined;
+      try {
+        bytes = await store.readAttachment(ref);
+      } catch (e) {
+        throw await attachmentError(s, vault, ref, e);
+      }
+    }
+    const end = Math.min(ref.size, offset + length);
+    lastAttachment = end < ref.size ? { id, bytes } : undefined;
+    return { size: ref.size, offset, data: toBase64Url(bytes.subarray(offset, end)) };
+  };
+
+  /**
+   * Why an attachment could not be read: a chunk absent from this device (a shared vault: sync does
+   * not carry chunks yet) or present but failing its checks.
+   */
+  const attachmentError = async (s: Session, vault: string | undefined, ref: AttachmentRef, e: unknown): Promise<BackendError> => {
+    if ((e as { code?: unknown } | null)?.code !== 'CORRUPT_RECORD') return engineError(e);
+    const prefix = vault === undefined || vault === s.node.vault ? '' : `${SHARED_PREFIX}${vault}/`;
+    for (const chunk of ref.chunks) {
+      // A chunk the vault cannot open is there (and damaged); only an absent one is "not here".
+      const absent = await s.vault.getSealed(`${prefix}${ATTACHMENT_CHUNK_PREFIX}${chunk.addr}`).then(
+        (v) => v === undefined,
+        () => false,
+      );
+      if (absent) return new BackendError('ATTACHMENT_NOT_ON_DEVICE', 'This attachment is not on this device', { reason: 'MISSING_CHUNK' });
+    }
+    return new BackendError('ATTACHMENT_DAMAGED', 'The attachment could not be read (damaged)', { reason: 'CORRUPT_RECORD' });
   };
 
   const backend: EngineBackend = {
@@ -486,6 +555,11 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
           unit: series.unit ?? '',
           points: series.points.map((p) => ({ t: p.date, value: p.value })),
         };
+      },
+      async readAttachment(query) {
+        const s = await requireSession();
+        const own = query.vault === undefined || query.vault === s.node.vault;
+        return readAttachmentIn(s, await storeOf(s, query.vault), own ? undefined : query.vault, query);
       },
     },
 
@@ -637,6 +711,19 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
           ...(resourceType !== undefined && { types: [resourceType] }),
         });
         return { records: await views(store, lines) };
+      },
+      async readAttachment({ patient, ...query }) {
+        const s = await requireSession();
+        const shared = s.node.sharedVaults().find((v) => v.patient === patient);
+        if (!shared) throw new BackendError('NOT_FOUND', 'No share from that patient');
+        const log = await s.node.loadVault(shared.vault);
+        if (!log || !grantViews(log, s.identity.did, now(), 'provider').some((g) => g.status === 'live')) {
+          throw new BackendError('NOT_FOUND', 'No live share from that patient');
+        }
+        await s.node.sharedRecords(shared.vault);
+        const store = s.records.get(shared.vault);
+        if (!store) throw new BackendError('NOT_FOUND', 'No records from that patient yet');
+        return readAttachmentIn(s, store, shared.vault, query);
       },
       async redeem(invitation, request) {
         const s = await requireSession();

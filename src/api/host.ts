@@ -183,6 +183,19 @@ export function startEngineHost(init: EngineHostInit): EngineHost {
         return need(backend.records, 'records').labCodes();
       case 'labSeries':
         return need(backend.records, 'records').labSeries(command.loinc);
+      case 'readAttachment': {
+        const part = {
+          key: command.key,
+          index: command.index,
+          ...(command.offset !== undefined && { offset: command.offset }),
+          ...(command.length !== undefined && { length: command.length }),
+        };
+        if (command.patient !== undefined) {
+          if (command.vault !== undefined) throw new BackendError('INVALID_INPUT', 'Name a vault or a patient, not both');
+          return need(backend.provider, 'provider views').readAttachment({ ...part, patient: command.patient });
+        }
+        return need(backend.records, 'records').readAttachment({ ...part, ...(command.vault !== undefined && { vault: command.vault }) });
+      }
       case 'grants':
         return need(backend.sharing, 'sharing').grants(command.vault);
       case 'revokeGrant':

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_NAME_CHARS, MAX_REQUEST_CHARS, PAGE_TAG } from './constants.js';
+import { ATTACHMENT_SLICE_BYTES, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENT_INDEX, MAX_NAME_CHARS, MAX_REQUEST_CHARS, PAGE_TAG } from './constants.js';
 import { PURPOSES, SCOPES } from './schemas.js';
 
 /**
@@ -116,6 +116,9 @@ const importInput = z.discriminatedUnion('format', [
   z.strictObject({ format: z.literal('smart-health-card'), data: z.string().max(1024 * 1024) }),
 ]);
 
+/** A record's key in a vault: ResourceType/id (the store's own rule, src/records/store/record-codec.ts). */
+const recordKey = z.string().regex(/^[A-Z][A-Za-z]{1,63}\/[A-Za-z0-9\-.]{1,64}$/);
+
 /** A relay multiaddr that names its peer, e.g. /ip4/127.0.0.1/tcp/9090/ws/p2p/12D3Koo… */
 export const relayAddress = z
   .string()
@@ -146,6 +149,20 @@ export const uiCommand = z.discriminatedUnion('type', [
     limit: z.number().int().min(1).max(100_000).optional(),
   }),
   z.strictObject({ type: z.literal('labCodes') }),
+  /**
+   * One attachment's bytes, for the record view (never a page-API method). `vault`: another vault
+   * this device holds; `patient`: a patient who shared with this device (provider views); neither:
+   * this device's own vault. At most {@link ATTACHMENT_SLICE_BYTES} per call.
+   */
+  z.strictObject({
+    type: z.literal('readAttachment'),
+    vault: vaultId.optional(),
+    patient: did.optional(),
+    key: recordKey,
+    index: z.number().int().min(0).max(MAX_ATTACHMENT_INDEX),
+    offset: z.number().int().min(0).max(MAX_ATTACHMENT_BYTES).optional(),
+    length: z.number().int().min(1).max(ATTACHMENT_SLICE_BYTES).optional(),
+  }),
   z.strictObject({ type: z.literal('labSeries'), loinc: z.string().regex(/^[0-9]{1,7}-[0-9]$/) }),
   z.strictObject({ type: z.literal('grants'), vault: vaultId.optional() }),
   z.strictObject({ type: z.literal('revokeGrant'), grantId: z.string().max(200) }),

@@ -3,6 +3,7 @@ import {
   hostToUi,
   UI_PORT,
   type AccessReceipt,
+  type AttachmentContent,
   type GrantView,
   type ImportPreview,
   type ImportSummary,
@@ -41,6 +42,7 @@ export interface UiResults {
   timeline: RecordView[];
   labCodes: LabCode[];
   labSeries: LabSeries;
+  readAttachment: AttachmentContent;
   grants: GrantView[];
   revokeGrant: null;
   createInvitation: { link: string };
