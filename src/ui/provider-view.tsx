@@ -265,7 +265,7 @@ function PatientRecords({ patient }: { patient: string }) {
   return (
     <div>
       {q.value.records.map((r) => (
-        <RecordCard key={r.id} record={r} />
+        <RecordCard key={r.id} record={r} attachmentsFrom={{ patient }} />
       ))}
     </div>
   );

@@ -1,8 +1,12 @@
 import type { RecordView } from '../api/index.js';
+import { AttachmentList, type AttachmentSource } from './attachment-list.js';
 import { describeResource } from './fhir-text.js';
 
-/** One record, readable: title, labelled values, scope, provenance with a verified badge. */
-export function RecordCard({ record, sourceLabel }: { record: RecordView; sourceLabel?: string }) {
+/**
+ * One record, readable: title, labelled values, scope, provenance with a verified badge, and its
+ * attachments (opened from `attachmentsFrom`, the vault or patient the record belongs to).
+ */
+export function RecordCard({ record, sourceLabel, attachmentsFrom }: { record: RecordView; sourceLabel?: string; attachmentsFrom?: AttachmentSource }) {
   const text = describeResource(record.resource);
   const p = record.provenance;
   return (
@@ -31,6 +35,7 @@ export function RecordCard({ record, sourceLabel }: { record: RecordView; source
           ))}
         </dl>
       )}
+      {attachmentsFrom !== undefined && <AttachmentList record={record} from={attachmentsFrom} />}
     </article>
   );
 }

@@ -71,7 +71,7 @@ function Timeline() {
             <p class="small muted" style={{ margin: '0.25rem 0' }}>
               {r.date?.slice(0, 10) ?? 'No date'}
             </p>
-            <RecordCard record={r} />
+            <RecordCard record={r} attachmentsFrom={{ vault }} />
           </li>
         ))}
       </ol>
@@ -100,7 +100,7 @@ function ByType() {
               <strong>{type}</strong> ({list.length})
             </summary>
             {list.slice(0, 100).map((r) => (
-              <RecordCard key={r.id} record={r} />
+              <RecordCard key={r.id} record={r} attachmentsFrom={{ vault }} />
             ))}
           </details>
         ))}
@@ -117,7 +117,7 @@ function Summary() {
       {ipsSections(q.value).map((s) => (
         <section key={s.title} class="card" aria-label={s.title}>
           <h2>{s.title}</h2>
-          {s.records.length === 0 ? <p class="muted">None recorded.</p> : s.records.slice(0, 20).map((r) => <RecordCard key={r.id} record={r} />)}
+          {s.records.length === 0 ? <p class="muted">None recorded.</p> : s.records.slice(0, 20).map((r) => <RecordCard key={r.id} record={r} attachmentsFrom={{ vault }} />)}
         </section>
       ))}
     </>
