@@ -189,6 +189,38 @@ describe('3. the patient reads the vault', () => {
     expect(await patientTab.locator('canvas').count()).toBeGreaterThan(0);
     await checkView(patientTab, 'vault-labs');
   });
+
+  it('a clinical note’s text attachment opens as text only when asked', async () => {
+    const note = 'Synthetic clinical note for the e2e test.\n<b>not markup</b>';
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: [
+        {
+          fullUrl: 'urn:uuid:7d1f3a52-0000-4000-8000-0000000000a1',
+          resource: {
+            resourceType: 'DocumentReference',
+            status: 'current',
+            type: { coding: [{ system: 'http://loinc.org', code: '34108-1', display: 'Outpatient Note' }] },
+            date: '2025-06-15T09:00:00Z',
+            content: [{ attachment: { contentType: 'text/plain; charset=utf-8', title: 'E2E visit note', data: Buffer.from(note).toString('base64') } }],
+          },
+        },
+      ],
+    };
+    expect(await importPasted(patientTab, patient, JSON.stringify(bundle))).toMatch(/Imported: 1 new/);
+    await patientTab.getByRole('tab', { name: 'By type' }).click();
+    const notes = patientTab.locator('details', { has: patientTab.locator('summary strong', { hasText: /^DocumentReference$/ }) });
+    await notes.locator('summary').click();
+    const row = notes.getByTestId('attachment').filter({ hasText: 'E2E visit note' });
+    expect(await row.textContent()).toContain('text/plain');
+    await row.getByRole('button', { name: 'Open E2E visit note' }).click();
+    // Shown as text: the markup in it is characters in a <pre>, not an element.
+    expect(await row.locator('pre').textContent({ timeout: 30_000 })).toBe(note);
+    expect(await row.locator('pre b').count()).toBe(0);
+    await row.getByRole('button', { name: 'Close E2E visit note' }).click();
+    expect(await row.locator('pre').count()).toBe(0);
+  });
 });
 
 describe('4. the patient shares with the clinic through its intake page', () => {
