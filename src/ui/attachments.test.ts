@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EngineBackend } from '../api/index.js';
 import { nodeEngineBackend } from '../api/test-support.js';
@@ -145,5 +146,27 @@ describe('readAttachmentBytes over the real engine', () => {
       { offset: 0, length: 1024 },
       { offset: 1024, length: 476 },
     ]);
+  });
+
+  it('opens the clinical notes of a Synthea sample as text, byte for byte what the file carried', async () => {
+    const backend = await nodeEngineBackend();
+    backends.push(backend);
+    await backend.create({ passphrase: 'correct horse battery staple' });
+    const text = await readFile(new URL('../../test/fixtures/samples/synthea/georgianne697-trimmed-transaction.json', import.meta.url), 'utf8');
+    const bundle = JSON.parse(text) as { resourceType: string; entry: { resource: { resourceType: string; content?: { attachment: { data: string } }[] } }[] };
+    const sent = bundle.entry.filter((e) => e.resource.resourceType === 'DocumentReference').map((e) => e.resource.content![0]!.attachment.data);
+    expect(sent.length).toBeGreaterThan(0);
+    await backend.records!.import({ format: 'fhir', data: bundle });
+    const notes = await backend.records!.timeline({ resourceType: 'DocumentReference' });
+    expect(notes).toHaveLength(sent.length);
+    const opened: string[] = [];
+    for (const note of notes) {
+      const [item] = attachmentItems(note);
+      expect(item).toMatchObject({ index: 0, contentType: 'text/plain; charset=utf-8', display: 'text' });
+      const { bytes, size } = await readAttachmentBytes((part) => backend.records!.readAttachment({ key: note.id, index: 0, ...part }), 256 * 1024);
+      expect(bytes.length).toBe(size);
+      opened.push(textDecoderFor(item!.contentType).decode(bytes));
+    }
+    expect(opened.sort()).toEqual(sent.map((b) => Buffer.from(b, 'base64').toString('utf8')).sort());
   });
 });
