@@ -30,7 +30,7 @@ const SVG_HEAD_BYTES = 4096;
  */
 function isSvg(bytes: Uint8Array): boolean {
   const head = new TextDecoder('utf-8').decode(bytes.subarray(0, SVG_HEAD_BYTES)).replace(/^\uFEFF/, '').trimStart();
-  if (/^<svg[\s>/]/.test(head)) return true;
+  if (/^<([\w.-]+:)?svg[\s>/]/.test(head)) return true;
   if (!/^<(\?xml|!--|!DOCTYPE)/i.test(head)) return false;
   // The root's start tag is the first tag that is not a declaration, comment or processing instruction.
   const root = /<(?![?!])([^\s>/]+)/.exec(head.replace(/<!--[\s\S]*?-->/g, ''));
@@ -118,12 +118,11 @@ function svgPixels(bytes: Uint8Array): { data: Uint8ClampedArray; width: number;
     const long = Math.max(probe.width, probe.height);
     if (!(long > 0) || !Number.isFinite(long)) throw new RecordsError('IMAGE_UNREADABLE', 'The SVG image has no size');
     // Whatever the size it claims, render the longer side at SVG_RASTER_PX (the shorter one is no larger).
+    // (fitTo applies at render: `sized.width` still says the size the SVG claims.)
     sized = new resvg.Resvg(text, { ...options, fitTo: { mode: 'zoom', value: SVG_RASTER_PX / long } });
-    if (sized.width < 1 || sized.height < 1 || sized.width > SVG_RASTER_PX + 1 || sized.height > SVG_RASTER_PX + 1) {
-      throw new RecordsError('IMAGE_UNREADABLE', 'The SVG image has no usable size');
-    }
     image = sized.render();
     const { width, height } = image;
+    if (width < 1 || height < 1 || width > SVG_RASTER_PX + 1 || height > SVG_RASTER_PX + 1) throw new RecordsError('IMAGE_UNREADABLE', 'The SVG image has no usable size');
     const pixels = image.pixels;
     return { data: new Uint8ClampedArray(pixels.buffer, pixels.byteOffset, pixels.byteLength), width, height };
   } catch (e) {
