@@ -85,10 +85,15 @@ function AttachmentRow({ recordKey, item, from }: { recordKey: string; item: Att
         const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
         urls.current.push(url);
         setOpened({ kind: 'download', url, name });
+        // Saved at once (the user asked for it); the link below saves it again. In the document while
+        // clicked: Firefox ignores a click on a detached link.
         const a = document.createElement('a');
         a.href = url;
         a.download = name;
+        a.hidden = true;
+        document.body.append(a);
         a.click();
+        a.remove();
       }
     } catch (e) {
       if (!alive.current) return;
