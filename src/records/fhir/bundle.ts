@@ -11,8 +11,9 @@
  * - searchset entries with search.mode `outcome` (an OperationOutcome about the search) are skipped.
  * - document: the first entry is a Composition (bdl-11), identifier and timestamp present (bdl-9,
  *   bdl-10).
- * - fullUrls are unique (bdl-7) and absolute (urn:uuid:, urn:oid:, http(s):, or SHC `resource:N`);
- *   a resource's type and id are unique in the bundle.
+ * - fullUrls are unique unless their meta.versionId differ (bdl-7) and absolute (urn:uuid:,
+ *   urn:oid:, http(s):, or SHC `resource:N`); a resource's type and id (and version) are unique among
+ *   the entries without an http(s) fullUrl (with one, the fullUrl names the server as well).
  */
 import type { ImportProblem } from '../errors.js';
 
@@ -84,16 +85,20 @@ export function entriesOfBundle(bundle: Record<string, unknown>, prefix: string)
       problems.push({ entry: label, rule: 'R4_INVARIANT', message: 'bdl-2: only searchset entries have search' });
     }
     if (type === 'searchset' && isObject(entry.search) && entry.search.mode === 'outcome') return;
+    // bdl-7: fullUrl is unique, "or else entries with the same fullUrl must have different
+    // meta.versionId" (two versions of one resource, as in the R4 example bundle-references.json).
+    const meta = isObject(entry.resource) && isObject(entry.resource.meta) ? entry.resource.meta : undefined;
+    const version = typeof meta?.versionId === 'string' ? meta.versionId : '';
     let fullUrl: string | undefined;
     if (entry.fullUrl !== undefined) {
       if (typeof entry.fullUrl !== 'string' || !FULL_URL.test(entry.fullUrl)) {
         problems.push({ entry: label, rule: 'R4_FORMAT', message: 'fullUrl must be an absolute URI (urn:uuid:, urn:oid:, http(s):)' });
-      } else if (fullUrls.has(entry.fullUrl)) {
-        problems.push({ entry: label, rule: 'DUPLICATE_FULLURL', message: 'bdl-7: another entry has the same fullUrl' });
+      } else if (fullUrls.has(`${entry.fullUrl}\u0000${version}`)) {
+        problems.push({ entry: label, rule: 'DUPLICATE_FULLURL', message: 'bdl-7: another entry has the same fullUrl and meta.versionId' });
         return;
       } else {
         fullUrl = entry.fullUrl;
-        fullUrls.add(fullUrl);
+        fullUrls.add(`${fullUrl}\u0000${version}`);
       }
     }
     if (!isObject(entry.resource)) {
@@ -101,8 +106,10 @@ export function entriesOfBundle(bundle: Record<string, unknown>, prefix: string)
       return;
     }
     const { resourceType, id } = entry.resource;
-    if (typeof resourceType === 'string' && typeof id === 'string') {
-      const key = `${resourceType}/${id}`;
+    // An http(s) fullUrl names the server too: the same Type/id on two servers are two resources
+    // (R4 §2.36.4; bundle-references.json has Observation/14 of two bases). bdl-7 covers those.
+    if (typeof resourceType === 'string' && typeof id === 'string' && !(fullUrl !== undefined && /^https?:/i.test(fullUrl))) {
+      const key = `${resourceType}/${id}\u0000${version}`;
       if (typeIds.has(key)) {
         problems.push({ entry: label, rule: 'DUPLICATE_ID', message: 'another entry has a resource of the same type and id' });
         return;

@@ -19,6 +19,15 @@ export interface BuildInput {
 /** Types every resource reaches through Resource/DomainResource, plus the abstract bases. */
 const ALWAYS = ['Resource', 'DomainResource', 'Element', 'BackboneElement', 'Extension', 'Narrative', 'Meta'];
 
+/**
+ * Resource types the vault does not store on their own but that real records carry as contained
+ * resources, so they must validate there: Substance (Medication.ingredient.itemReference,
+ * Specimen.container.additive; R4 medicationexample0310…, specimen-example), CommunicationRequest
+ * (Communication.basedOn; communication-example-fm-solicited-attachment) and Group
+ * (e.g. a ServiceRequest or CarePlan subject). Any other type is still refused when contained.
+ */
+export const CONTAINED_ONLY_TYPES = ['Substance', 'CommunicationRequest', 'Group'] as const;
+
 /** Profiles that @medplum/core indexes as base types (types.ts TYPE_SPECIAL_CASES). */
 const SPECIAL_TYPES: Record<string, string> = {
   'http://hl7.org/fhir/StructureDefinition/MoneyQuantity': 'MoneyQuantity',
@@ -160,7 +169,7 @@ export function buildTrimmedDefinitions(input: BuildInput): string {
     if (sd.kind === 'resource' && name === sd.type && !sd.abstract) allResourceTypes.push(name);
     parsed.set(name, parseStructureDefinition(sd));
   }
-  const wanted = new Set<string>([...ALWAYS, ...ACCEPTED_RESOURCE_TYPES]);
+  const wanted = new Set<string>([...ALWAYS, ...ACCEPTED_RESOURCE_TYPES, ...CONTAINED_ONLY_TYPES]);
   // Every primitive type, so that primitive extensions (`_birthDate`) validate.
   for (const [name, schema] of parsed) if (schema.kind === 'primitive-type') wanted.add(name);
   const queue = [...wanted];

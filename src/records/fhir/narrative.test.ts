@@ -11,6 +11,10 @@ describe('narrative safety (txt-1, txt-2)', () => {
     expect(checkNarrative(div('<img src="#photo" alt="x"/><a name="top">top</a>'))).toEqual([]);
   });
 
+  it('accepts the XHTML namespace declared again on an inner element (the IPS IG examples do it on <table>)', () => {
+    expect(checkNarrative(div('<table xmlns="http://www.w3.org/1999/xhtml"><tr><td>x</td></tr></table>'))).toEqual([]);
+  });
+
   const unsafe: [string, string][] = [
     ['script element', div('<script>alert(1)</script>')],
     ['script with attributes', div('<script type="text/javascript">x</script>')],
@@ -44,6 +48,7 @@ describe('narrative safety (txt-1, txt-2)', () => {
     ['a root other than div', '<p xmlns="http://www.w3.org/1999/xhtml">x</p>'],
     ['a root div without the XHTML namespace', '<div>x</div>'],
     ['a wrong namespace', '<div xmlns="http://example.org">x</div>'],
+    ['an inner element moved to another namespace', div('<table xmlns="http://example.org"><tr><td>x</td></tr></table>')],
     ['unbalanced tags', div('<p><b>x</p></b>')],
     ['an unclosed element', '<div xmlns="http://www.w3.org/1999/xhtml"><p>x</div>'],
     ['unquoted attributes', div('<td colspan=2>x</td>')],

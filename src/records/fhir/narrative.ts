@@ -208,8 +208,10 @@ export function checkNarrative(xhtml: string): NarrativeIssue[] {
         unsafe(`event handler attribute ${attr.slice(0, 20)} on <${name}>`);
         continue;
       }
-      if (attr === 'xmlns' && stack.length === 0) {
-        if (value !== XHTML_NS) invalid('the root div must use the XHTML namespace');
+      if (attr === 'xmlns') {
+        // Re-declaring the XHTML namespace on an inner element changes nothing (the IPS IG's own
+        // examples do it on <table>); any other namespace would take the element out of XHTML.
+        if (value !== XHTML_NS) invalid(stack.length === 0 ? 'the root div must use the XHTML namespace' : 'an element must stay in the XHTML namespace');
         continue;
       }
       if (!GLOBAL_ATTRIBUTES.has(attr) && !ELEMENT_ATTRIBUTES[name]?.has(attr)) {

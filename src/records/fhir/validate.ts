@@ -41,6 +41,10 @@ export interface ResourceValidation {
 }
 
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
+const SPACE = /\s/;
+const SPACES = /\s+/g;
+/** Standard base64 (RFC 4648 §4) with its padding, whitespace left out. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const ELEMENT_NAME = /^_?[A-Za-z][A-Za-z0-9]*$/;
 const PRIMITIVE_TYPES = new Set([
   'base64Binary', 'boolean', 'canonical', 'code', 'date', 'dateTime', 'decimal', 'id', 'instant', 'integer', 'markdown',
@@ -107,6 +111,8 @@ interface WalkContext {
   containedIds: Set<string>;
   registry: Record<string, InternalTypeSchema>;
   inContained: boolean;
+  /** Paths of base64Binary values that are valid once their whitespace is left out (see below). */
+  spacedBase64?: Set<string>;
 }
 
 function capitalize(s: string): string {
@@ -181,6 +187,12 @@ function walkValue(value: unknown, code: string, owner: InternalTypeSchema, path
   }
   if (typeof value === 'string') {
     if (value.trim() === '') ctx.problems.push({ path, rule: 'R4_EMPTY', message: 'empty string' });
+    if (code === 'base64Binary' && SPACE.test(value)) {
+      // R4's base64Binary allows whitespace between the groups (regex `(\s*([0-9a-zA-Z\+\=]){4}\s*)+`,
+      // XML Schema's lexical form; the HL7 examples Binary, Media and DiagnosticReport.presentedForm
+      // wrap their data in lines). @medplum/core refuses it: its format error is dropped for these paths.
+      if (BASE64.test(value.replace(SPACES, ''))) (ctx.spacedBase64 ??= new Set()).add(path);
+    }
     if (code === 'xhtml') {
       for (const issue of checkNarrative(value)) ctx.problems.push({ path, rule: issue.rule, message: issue.message });
     }
@@ -345,7 +357,10 @@ export function validateLoaded(resource: unknown, defs: LoadedDefinitions): Reso
     medplumValidate(resource as unknown as Resource, { collect: { tokens }, base64BinaryMaxBytes: MAX_IMPORT_BYTES });
   } catch (e) {
     if (e instanceof OperationOutcomeError) {
-      result.problems.push(...issuesToProblems(e.outcome.issue ?? [], resource));
+      let problems = issuesToProblems(e.outcome.issue ?? [], resource);
+      const spaced = ctx.spacedBase64;
+      if (spaced) problems = problems.filter((p) => !(p.rule === 'R4_FORMAT' && spaced.has(p.path) && p.message.startsWith('Invalid base64Binary')));
+      result.problems.push(...problems);
     } else {
       // A crash inside the validator is a refusal, never a pass.
       result.problems.push({ path: type, rule: 'R4_STRUCTURE', message: 'the resource could not be validated' });
