@@ -49,8 +49,9 @@ export const PAGE_TAG = 'patientVault/1';
  */
 export const ATTACHMENT_SLICE_BYTES = 8 * 1024 * 1024;
 /**
- * Largest attachment the store keeps (src/records/store/constants.ts MAX_ATTACHMENT_BYTES, which
- * src/records does not export): the bound of a read's offset.
+ * Largest attachment the store keeps (src/records' MAX_ATTACHMENT_BYTES; not imported from there so
+ * the pages that load this file do not load the records layer; a test pins the two equal): the
+ * bound of a read's offset.
  */
 export const MAX_ATTACHMENT_BYTES = 64 * 1024 * 1024;
 /** Highest attachment index a read may name (a resource with more attachments is not real data). */

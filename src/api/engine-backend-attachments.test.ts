@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { fromBase64Url, fromUtf8 } from '../crypto/index.js';
 import { MemoryStorage, WEAK_TEST_KDF_COST } from '../store/index.js';
 import { createNodeLibp2p } from '../sync/index.js';
-import { ATTACHMENT_SLICE_BYTES } from './constants.js';
+import { MAX_ATTACHMENT_BYTES as STORE_MAX_ATTACHMENT_BYTES } from '../records/index.js';
+import { ATTACHMENT_SLICE_BYTES, MAX_ATTACHMENT_BYTES } from './constants.js';
 import { createEngineBackend, type EngineBackend } from './engine-backend.js';
 import { uiCommand } from './messages.js';
 
@@ -135,6 +136,10 @@ describe('engine backend: attachments', () => {
     const error = await backend.records!.readAttachment({ key, index: 0 }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'ATTACHMENT_NOT_ON_DEVICE', message: 'This attachment is not on this device' });
     expect((error as Error).message).not.toContain('Synthetic');
+  });
+
+  it('bounds a read by the largest attachment the store keeps', () => {
+    expect(MAX_ATTACHMENT_BYTES).toBe(STORE_MAX_ATTACHMENT_BYTES);
   });
 
   it('says a chunk that fails its checks is damaged', async () => {

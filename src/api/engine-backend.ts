@@ -11,7 +11,6 @@ import {
   parseImport,
   timeline as recordTimeline,
   type FetchJwks,
-  type AttachmentRef,
   type ParsedImport,
   type RecordKey,
   type RecordSummary,
@@ -125,12 +124,6 @@ export function parseFamilyLink(text: string): FamilyLink {
 /** Most names kept (oldest dropped first): a bound on what a flood of requests can make us store. */
 const MAX_NAMES = 2000;
 const SHARED_PREFIX = 'shared/';
-/**
- * Where a records store keeps attachment chunks, under its own key space (src/records/store
- * constants.ts ATTACHMENT_PREFIX, which src/records does not export). Read only to tell a chunk
- * that is not on this device from a damaged one; engine-backend-attachments.test.ts pins it.
- */
-const ATTACHMENT_CHUNK_PREFIX = 'records/a/';
 
 /** The engine while the vault is unlocked. */
 interface Session {
@@ -404,7 +397,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
    * A slice of attachment `query.index` of record `query.key` in `store` (of vault `vault`; undefined:
    * this device's own). Errors carry a code and a fixed sentence, never content or a chunk address.
    */
-  const readAttachmentIn = async (s: Session, store: RecordStore, vault: string | undefined, query: Omit<AttachmentQuery, 'vault'>): Promise<AttachmentContent> => {
+  const readAttachmentIn = async (store: RecordStore, vault: string | undefined, query: Omit<AttachmentQuery, 'vault'>): Promise<AttachmentContent> => {
     const { key, index } = query;
     const offset = query.offset ?? 0;
     const length = query.length ?? ATTACHMENT_SLICE_BYTES;
@@ -426,7 +419,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
       try {
         bytes = await store.readAttachment(ref);
       } catch (e) {
-        throw await attachmentError(s, vault, ref, e);
+        throw attachmentError(e);
       }
     }
     const end = Math.min(ref.size, offset + length);
@@ -438,18 +431,11 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
    * Why an attachment could not be read: a chunk absent from this device (a shared vault: sync does
    * not carry chunks yet) or present but failing its checks.
    */
-  const attachmentError = async (s: Session, vault: string | undefined, ref: AttachmentRef, e: unknown): Promise<BackendError> => {
-    if ((e as { code?: unknown } | null)?.code !== 'CORRUPT_RECORD') return engineError(e);
-    const prefix = vault === undefined || vault === s.node.vault ? '' : `${SHARED_PREFIX}${vault}/`;
-    for (const chunk of ref.chunks) {
-      // A chunk the vault cannot open is there (and damaged); only an absent one is "not here".
-      const absent = await s.vault.getSealed(`${prefix}${ATTACHMENT_CHUNK_PREFIX}${chunk.addr}`).then(
-        (v) => v === undefined,
-        () => false,
-      );
-      if (absent) return new BackendError('ATTACHMENT_NOT_ON_DEVICE', 'This attachment is not on this device', { reason: 'MISSING_CHUNK' });
-    }
-    return new BackendError('ATTACHMENT_DAMAGED', 'The attachment could not be read (damaged)', { reason: 'CORRUPT_RECORD' });
+  const attachmentError = (e: unknown): BackendError => {
+    const code = (e as { code?: unknown } | null)?.code;
+    if (code === 'ATTACHMENT_MISSING') return new BackendError('ATTACHMENT_NOT_ON_DEVICE', 'This attachment is not on this device', { reason: 'MISSING_CHUNK' });
+    if (code === 'CORRUPT_RECORD') return new BackendError('ATTACHMENT_DAMAGED', 'The attachment could not be read (damaged)', { reason: 'CORRUPT_RECORD' });
+    return engineError(e);
   };
 
   const backend: EngineBackend = {
@@ -559,7 +545,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
       async readAttachment(query) {
         const s = await requireSession();
         const own = query.vault === undefined || query.vault === s.node.vault;
-        return readAttachmentIn(s, await storeOf(s, query.vault), own ? undefined : query.vault, query);
+        return readAttachmentIn(await storeOf(s, query.vault), own ? undefined : query.vault, query);
       },
     },
 
@@ -723,7 +709,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
         await s.node.sharedRecords(shared.vault);
         const store = s.records.get(shared.vault);
         if (!store) throw new BackendError('NOT_FOUND', 'No records from that patient yet');
-        return readAttachmentIn(s, store, shared.vault, query);
+        return readAttachmentIn(store, shared.vault, query);
       },
       async redeem(invitation, request) {
         const s = await requireSession();

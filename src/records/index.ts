@@ -59,6 +59,8 @@ export {
 export type { SealedKV, SealedBatchOperation as RecordsBatchOperation } from './store/sealed-kv.js';
 /** Typed errors of the record store: {@link RecordStoreError} with a stable `code`. */
 export { RecordStoreError, type RecordStoreErrorCode } from './store/errors.js';
+/** Largest attachment the store keeps (bytes), and the size of its chunks. */
+export { MAX_ATTACHMENT_BYTES, ATTACHMENT_CHUNK_BYTES } from './store/constants.js';
 /** What the store takes, lists and returns. */
 export type {
   RecordKey,

@@ -112,7 +112,7 @@ describe('attachments', () => {
     const { refs, chunks } = await extractAttachments({ resourceType: 'Binary', contentType: 'a', data: encodeBase64(bigRandom(3000)) }, key);
     const { refs: refs2, chunks: chunks2 } = await extractAttachments({ resourceType: 'Binary', contentType: 'a', data: encodeBase64(bigRandom(3000)) }, key);
     const code = async (p: Promise<unknown>) => p.then(() => 'none', (e: unknown) => (e instanceof RecordStoreError ? e.code : String(e)));
-    expect(await code(readAttachment(refs[0]!, vaultOf([]).get))).toBe('CORRUPT_RECORD');
+    expect(await code(readAttachment(refs[0]!, vaultOf([]).get))).toBe('ATTACHMENT_MISSING');
     const altered = chunks[0]!.value.slice();
     altered[20]! ^= 1;
     expect(await code(readAttachment(refs[0]!, vaultOf([{ ...chunks[0]!, value: altered }]).get))).toBe('CORRUPT_RECORD');

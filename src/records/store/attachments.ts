@@ -144,7 +144,7 @@ export async function readAttachment(ref: AttachmentRef, get: (storageKey: strin
   let offset = 0;
   for (const chunk of ref.chunks) {
     const sealed = await get(chunkStorageKey(chunk.addr));
-    if (!sealed) throw new RecordStoreError('CORRUPT_RECORD', `attachment chunk ${chunkStorageKey(chunk.addr)} is missing`);
+    if (!sealed) throw new RecordStoreError('ATTACHMENT_MISSING', `attachment chunk ${chunkStorageKey(chunk.addr)} is not in this vault`);
     let plain: Uint8Array;
     try {
       plain = await open(fromBase64Url(chunk.key, 'chunk key') as SymmetricKey, sealed, chunkAd(chunk.addr));

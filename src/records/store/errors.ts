@@ -11,6 +11,9 @@ export type RecordStoreErrorCode =
   | 'NOT_FOUND'
   // Stored bytes that do not decode (tampered, truncated, or moved to another place).
   | 'CORRUPT_RECORD'
+  // An attachment chunk that is not in this vault (on a device the chunk never reached: sync does
+  // not carry chunks); one that is there but fails its checks is CORRUPT_RECORD.
+  | 'ATTACHMENT_MISSING'
   // A sealed value names a key epoch this device has no key for.
   | 'UNKNOWN_EPOCH'
   // The vault was bound to another vault id than the one given.
