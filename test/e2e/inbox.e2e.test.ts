@@ -12,6 +12,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { PNG } from 'pngjs';
+import QRCode from 'qrcode';
 import { startDemoSites, type DemoSites } from '../../demo/sites.js';
 import { createIssuer, qrPng, shcBundle, signHealthCard, toQrLines } from '../fixtures/shc-issuer.js';
 import { approvalPage, approve, checkView, identityOf, launchProfiles, pageCall, tearDown, TEST_PASSPHRASE, vaultOnRelay, type Profile } from './harness.js';
@@ -81,6 +82,34 @@ describe('import from a QR image', () => {
     await writeFile(png, PNG.sync.write(white));
     await patientTab.getByLabel(/From a file/).setInputFiles(png);
     await expect.poll(() => patientTab.getByRole('alert').allTextContents()).toEqual(['No QR code found in that image']);
+  });
+
+  it('reads a health card from an SVG of its QR code (as the SMART Health Cards spec ships them), told by content, not by name or type', async () => {
+    const issuer = await createIssuer('https://issuer.example.org/shc');
+    const [line] = toQrLines(await signHealthCard(issuer, shcBundle(2, 7)));
+    const m = /^(shc:\/)(\d+)$/.exec(line!)!;
+    // node-qrcode's SVG is the spec examples' form: a viewBox only, one <path> of module runs.
+    const svg = await QRCode.toString(
+      [
+        { data: Buffer.from(m[1]!, 'latin1'), mode: 'byte' as const },
+        { data: m[2]!, mode: 'numeric' as const },
+      ],
+      { errorCorrectionLevel: 'L', margin: 4, type: 'svg' },
+    );
+    expect(svg).toMatch(/^<svg [^>]*viewBox=/);
+    await patientTab.goto(patient.url('vault.html#records'));
+    await patientTab.getByRole('tab', { name: 'Import' }).click();
+    await patientTab.getByLabel(/From a file/).setInputFiles({ name: 'card-qr', mimeType: 'application/octet-stream', buffer: Buffer.from(svg) });
+    await patientTab.getByRole('heading', { name: /^This will add \d+ records$/ }).waitFor({ timeout: 60_000 });
+    expect(await patientTab.getByText('signature not verified').count()).toBe(1);
+  });
+
+  it('says so when an SVG holds no QR code, and refuses one that is not well-formed', async () => {
+    const blank = '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="100000" height="100000" viewBox="0 0 50 50"><rect width="50" height="50" fill="#fff"/><circle cx="25" cy="25" r="9"/></svg>';
+    await patientTab.getByLabel(/From a file/).setInputFiles({ name: 'blank.svg', mimeType: 'image/svg+xml', buffer: Buffer.from(blank) });
+    await expect.poll(() => patientTab.getByRole('alert').allTextContents()).toEqual(['No QR code found in that image']);
+    await patientTab.getByLabel(/From a file/).setInputFiles({ name: 'broken.svg', mimeType: 'image/svg+xml', buffer: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><rect></svg>') });
+    await expect.poll(() => patientTab.getByRole('alert').allTextContents()).toEqual(['That SVG image could not be read']);
   });
 });
 
