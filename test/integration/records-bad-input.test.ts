@@ -110,3 +110,19 @@ describe('bad input leaves the vault unchanged', () => {
     expect(store.list({ types: ['Immunization'] })).toHaveLength(1);
   });
 });
+
+describe('messages about bad input name the entry and the rule, never what the file holds', () => {
+  it('an element R4 does not define is named by its parent only (its name is the file\'s, and may be data)', async () => {
+    const b = validBundle();
+    const at = b.entry.findIndex((e) => e.resource.resourceType === 'Observation');
+    b.entry[at]!.resource.JaneDoeHivPositive = 'x';
+    const { store } = await filledVault();
+    const error = await importAll(store, JSON.stringify(b)).then(
+      () => undefined,
+      (e: unknown) => e as { code: string; message: string; problems: { entry: string; rule: string; message: string }[] },
+    );
+    expect(error?.code).toBe('INVALID_RESOURCE');
+    expect(error!.problems).toContainEqual({ entry: `entry[${at}]`, rule: 'R4_UNKNOWN_ELEMENT', message: 'Observation.<unknown element>: Invalid additional property' });
+    expect(JSON.stringify(error!.problems) + error!.message).not.toMatch(/JaneDoe|Hiv/i);
+  });
+});

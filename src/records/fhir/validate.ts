@@ -312,7 +312,11 @@ function issuesToProblems(issues: readonly IssueLike[], resource: unknown): Reso
     // Processing errors quote FHIRPath engine messages, which might echo data: keep a fixed text.
     // Quoted parts (property names) and path segments that are not element names are not echoed.
     const message = issue.code === 'processing' ? 'an invariant could not be evaluated' : text.replace(/\s*"[^"]*"/g, '');
-    out.push({ path: sanitizePath(issue.expression?.[0] ?? '', resource), rule, message });
+    let path = sanitizePath(issue.expression?.[0] ?? '', resource);
+    // An element R4 does not define has a name the file chose, and a file may put data there
+    // (`"Jane-Doe-HIV-positive": …`): the path stops at its parent.
+    if (rule === 'R4_UNKNOWN_ELEMENT') path = path.replace(/\.[^.]*$/, '.<unknown element>');
+    out.push({ path, rule, message });
   }
   return out;
 }
