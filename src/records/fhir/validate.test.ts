@@ -45,6 +45,14 @@ describe('R4 validation', () => {
     expect(await rulesOf({ ...observation, effectiveDateTime: '2020-01-01T25:00:00Z' })).toContain('R4_FORMAT');
   });
 
+  it('refuses a choice element given in two types at once (valueQuantity and valueString), also inside a backbone element', async () => {
+    expect(await validateResources([{ ...observation, valueQuantity: { value: 1 }, valueString: 'x' }])).toEqual([
+      { index: 0, path: 'Observation.valueString', rule: 'R4_CARDINALITY', message: 'a choice element is given in more than one type' },
+    ]);
+    expect(await rulesOf({ ...observation, component: [{ code: { text: 'c' }, valueInteger: 1, valueBoolean: true }] })).toEqual(['R4_CARDINALITY']);
+    expect(await rulesOf({ ...observation, valueQuantity: { value: 1 }, component: [{ code: { text: 'c' }, valueInteger: 1 }] })).toEqual([]);
+  });
+
   it('refuses unknown elements', async () => {
     expect(await rulesOf({ ...observation, colour: 'red' })).toContain('R4_UNKNOWN_ELEMENT');
   });

@@ -223,6 +223,7 @@ function walkValue(value: unknown, code: string, owner: InternalTypeSchema, path
 }
 
 function walkObject(object: Record<string, unknown>, schema: InternalTypeSchema, path: string, ctx: WalkContext): void {
+  let choices: Set<InternalSchemaElement> | undefined;
   for (const key of Object.keys(object)) {
     const value = object[key];
     const childPath = `${path}.${key}`;
@@ -246,6 +247,13 @@ function walkObject(object: Record<string, unknown>, schema: InternalTypeSchema,
     }
     const found = elementFor(schema, key);
     if (!found) continue; // medplum reports unknown elements with their exact path
+    if (found.element.path.endsWith('[x]')) {
+      // R4 JSON §2.6.2.3 (choice of data types): one type per element, so one key per `x[x]`.
+      // @medplum/core validates each key it finds and never notices two (valueQuantity + valueString).
+      choices ??= new Set();
+      if (choices.has(found.element)) ctx.problems.push({ path: childPath, rule: 'R4_CARDINALITY', message: 'a choice element is given in more than one type' });
+      choices.add(found.element);
+    }
     walkValue(value, found.code, schema, childPath, ctx);
   }
 }
