@@ -4,9 +4,8 @@
  * SVG cannot make it load anything), then find the QR with jsQR. One QR per image: for a chunked
  * card, decode each image and pass the texts together to parseImport.
  */
-import type * as ResvgWasm from '@resvg/resvg-wasm';
-import type * as NodeFs from 'node:fs/promises';
 import type * as NodeModule from 'node:module';
+import type * as NodeThreads from 'node:worker_threads';
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
@@ -63,43 +62,56 @@ export const SVG_RASTER_PX = 1024;
  */
 const SVG_REFUSED = /<!ENTITY|<([a-zA-Z][\w.-]*:)?(use|image)[\s/>]/;
 
-type Resvg = typeof ResvgWasm;
-let resvg: Resvg | undefined;
-let resvgLoading: Promise<Resvg> | undefined;
+/** How long an SVG may take to draw before it is given up (a filter or layer bomb draws for minutes). */
+export const SVG_RENDER_TIMEOUT_MS = 10_000;
 
 /**
- * Loads resvg's wasm once, in Node. The module names are not literals so that a bundler (the
- * extension build) does not pull resvg or its 2.4 MB wasm in: the extension reads SVG QR codes in
- * its pages with the browser's own renderer and hands the engine text.
+ * Draws the SVG in a worker thread (plain CommonJS, so it runs whatever loads our TypeScript): a
+ * small file can still ask for minutes of drawing or hundreds of MB of layers (200 nested groups
+ * with opacity: 32 s, ~900 MB; a blur of stdDeviation 1e9: 37 s, measured here), so the worker is
+ * terminated after SVG_RENDER_TIMEOUT_MS and its memory goes with it. No fonts: a QR code is paths.
+ * The wasm build has no file system or network, and external images are only loaded through
+ * resolveImage(), never called.
  */
-async function loadResvg(): Promise<Resvg> {
-  const names = { resvg: '@resvg/resvg-wasm', module: 'node:module', fs: 'node:fs/promises' };
-  const mod = (await import(/* @vite-ignore */ names.resvg)) as Resvg;
-  const { createRequire } = (await import(/* @vite-ignore */ names.module)) as typeof NodeModule;
-  const { readFile } = (await import(/* @vite-ignore */ names.fs)) as typeof NodeFs;
-  const wasm = await readFile(createRequire(import.meta.url).resolve('@resvg/resvg-wasm/index_bg.wasm'));
-  await mod.initWasm(wasm);
-  return mod;
+const SVG_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { readFileSync } = require('node:fs');
+const { Resvg, initWasm } = require(workerData.resvg);
+initWasm(readFileSync(workerData.wasm)).then(() => {
+  const options = { font: { loadSystemFonts: false }, background: '#ffffff' };
+  const probe = new Resvg(workerData.text, options);
+  const long = Math.max(probe.width, probe.height);
+  probe.free();
+  if (!(long > 0) || !Number.isFinite(long)) return parentPort.postMessage({ error: 'size' });
+  // Whatever size the SVG claims, its longer side is drawn at workerData.px (fitTo applies at render).
+  const image = new Resvg(workerData.text, { ...options, fitTo: { mode: 'zoom', value: workerData.px / long } }).render();
+  const pixels = image.pixels;
+  parentPort.postMessage({ width: image.width, height: image.height, pixels }, [pixels.buffer]);
+}).catch(() => parentPort.postMessage({ error: 'unreadable' }));
+`;
+
+interface Pixels {
+  data: Uint8ClampedArray;
+  width: number;
+  height: number;
 }
 
-/**
- * Makes SVG images readable by {@link decodeQrImage} (loads the rasteriser once; later calls return
- * at once). Throws `IMAGE_UNREADABLE` where it cannot load (a browser: read the SVG in the page).
- */
-export async function loadSvgRasteriser(): Promise<void> {
-  if (resvg) return;
-  resvgLoading ??= loadResvg();
+/** Node's worker_threads and module, loaded by non-literal names so no bundler pulls them (or resvg) into the extension. */
+async function nodeModules(): Promise<{ Worker: typeof NodeThreads.Worker; resolve: (id: string) => string }> {
+  const names = { threads: 'node:worker_threads', module: 'node:module' };
   try {
-    resvg = await resvgLoading;
+    const { Worker } = (await import(/* @vite-ignore */ names.threads)) as typeof NodeThreads;
+    const { createRequire } = (await import(/* @vite-ignore */ names.module)) as typeof NodeModule;
+    const require = createRequire(import.meta.url);
+    return { Worker, resolve: (id) => require.resolve(id) };
   } catch {
-    resvgLoading = undefined;
+    // The extension reads SVG QR codes in its pages with the browser's own renderer.
     throw new RecordsError('IMAGE_UNREADABLE', 'SVG images cannot be read here');
   }
 }
 
-function svgPixels(bytes: Uint8Array): { data: Uint8ClampedArray; width: number; height: number } {
+async function svgPixels(bytes: Uint8Array, timeoutMs: number): Promise<Pixels> {
   if (bytes.length > MAX_SVG_BYTES) throw new RecordsError('FILE_TOO_LARGE', `The SVG image is larger than ${MAX_SVG_BYTES / 1024} KiB`);
-  if (!resvg) throw new RecordsError('IMAGE_UNREADABLE', 'SVG images are read after loadSvgRasteriser()');
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -107,37 +119,38 @@ function svgPixels(bytes: Uint8Array): { data: Uint8ClampedArray; width: number;
     throw new RecordsError('IMAGE_UNREADABLE', 'The SVG image is not UTF-8 text');
   }
   if (SVG_REFUSED.test(text)) throw new RecordsError('IMAGE_UNREADABLE', 'The SVG image uses <use>, <image> or entities, which a QR code does not need');
-  // No fonts: a QR code is paths, and text would need fonts from somewhere. The wasm build has no
-  // file system or network, and external images are only loaded by resolveImage(), never called.
-  const options: ResvgWasm.ResvgRenderOptions = { font: { loadSystemFonts: false }, background: '#ffffff' };
-  let probe: InstanceType<Resvg['Resvg']> | undefined;
-  let sized: InstanceType<Resvg['Resvg']> | undefined;
-  let image: ReturnType<InstanceType<Resvg['Resvg']>['render']> | undefined;
+  const { Worker, resolve } = await nodeModules();
+  const workerData = { text, px: SVG_RASTER_PX, resvg: resolve('@resvg/resvg-wasm'), wasm: resolve('@resvg/resvg-wasm/index_bg.wasm') };
+  const worker = new Worker(SVG_WORKER, { eval: true, workerData, stdout: true, stderr: true });
+  const unreadable = new RecordsError('IMAGE_UNREADABLE', 'The SVG image could not be read');
   try {
-    probe = new resvg.Resvg(text, options);
-    const long = Math.max(probe.width, probe.height);
-    if (!(long > 0) || !Number.isFinite(long)) throw new RecordsError('IMAGE_UNREADABLE', 'The SVG image has no size');
-    // Whatever the size it claims, render the longer side at SVG_RASTER_PX (the shorter one is no larger).
-    // (fitTo applies at render: `sized.width` still says the size the SVG claims.)
-    sized = new resvg.Resvg(text, { ...options, fitTo: { mode: 'zoom', value: SVG_RASTER_PX / long } });
-    image = sized.render();
-    const { width, height } = image;
-    if (width < 1 || height < 1 || width > SVG_RASTER_PX + 1 || height > SVG_RASTER_PX + 1) throw new RecordsError('IMAGE_UNREADABLE', 'The SVG image has no usable size');
-    const pixels = image.pixels;
+    const reply = await new Promise<unknown>((resolveReply, reject) => {
+      const timer = setTimeout(() => reject(new RecordsError('IMAGE_UNREADABLE', 'The SVG image took too long to draw')), timeoutMs);
+      worker.once('message', (m: unknown) => {
+        clearTimeout(timer);
+        resolveReply(m);
+      });
+      worker.once('error', () => {
+        clearTimeout(timer);
+        reject(unreadable);
+      });
+      worker.once('exit', () => {
+        clearTimeout(timer);
+        reject(unreadable);
+      });
+    });
+    const { width, height, pixels } = (reply ?? {}) as { width?: unknown; height?: unknown; pixels?: unknown };
+    if (typeof width !== 'number' || typeof height !== 'number' || !(pixels instanceof Uint8Array)) throw unreadable;
+    if (width < 1 || height < 1 || width > SVG_RASTER_PX + 1 || height > SVG_RASTER_PX + 1 || pixels.length !== width * height * 4) throw unreadable;
     return { data: new Uint8ClampedArray(pixels.buffer, pixels.byteOffset, pixels.byteLength), width, height };
-  } catch (e) {
-    if (e instanceof RecordsError) throw e;
-    throw new RecordsError('IMAGE_UNREADABLE', 'The SVG image could not be read');
   } finally {
-    image?.free();
-    sized?.free();
-    probe?.free();
+    await worker.terminate();
   }
 }
 
-function decodePixels(bytes: Uint8Array): { data: Uint8ClampedArray; width: number; height: number } {
+function decodePixels(bytes: Uint8Array): Pixels {
   const kind = imageKind(bytes);
-  if (kind === 'svg') return svgPixels(bytes);
+  if (kind === 'svg') throw new RecordsError('IMAGE_UNREADABLE', 'SVG images are read by decodeQrImageAsync');
   try {
     if (kind === 'png') {
       const [w, h] = pngSize(bytes);
@@ -157,18 +170,25 @@ function decodePixels(bytes: Uint8Array): { data: Uint8ClampedArray; width: numb
 }
 
 /**
- * The text of the QR code in a PNG, JPEG or SVG image (SVG once {@link loadSvgRasteriser} has
- * run). Throws `IMAGE_NO_QR` when there is none, `IMAGE_UNREADABLE` when the image is not read.
+ * The text of the QR code in a PNG or JPEG image. Throws `IMAGE_NO_QR` when there is none,
+ * `IMAGE_UNREADABLE` when the image is not read (SVG: see {@link decodeQrImageAsync}).
  */
 export function decodeQrImage(bytes: Uint8Array): string {
-  const { data, width, height } = decodePixels(bytes);
+  return findQr(decodePixels(bytes));
+}
+
+function findQr({ data, width, height }: Pixels): string {
   const qr = jsQR(data, width, height, { inversionAttempts: 'attemptBoth' });
   if (!qr) throw new RecordsError('IMAGE_NO_QR', 'No QR code was found in the image');
   return qr.data;
 }
 
-/** {@link decodeQrImage} for any image it reads, loading the SVG rasteriser first when needed. */
-export async function decodeQrImageAsync(bytes: Uint8Array): Promise<string> {
-  if (imageKind(bytes) === 'svg' && bytes.length <= MAX_SVG_BYTES) await loadSvgRasteriser();
-  return decodeQrImage(bytes);
+/**
+ * The text of the QR code in a PNG, JPEG or SVG image (SVG in Node only: drawn by resvg in a
+ * worker thread, given up after `svgTimeoutMs`). Throws `IMAGE_NO_QR` when there is none,
+ * `IMAGE_UNREADABLE` or `FILE_TOO_LARGE` when the image is not read.
+ */
+export async function decodeQrImageAsync(bytes: Uint8Array, options: { svgTimeoutMs?: number } = {}): Promise<string> {
+  if (imageKind(bytes) !== 'svg') return decodeQrImage(bytes);
+  return findQr(await svgPixels(bytes, options.svgTimeoutMs ?? SVG_RENDER_TIMEOUT_MS));
 }
