@@ -53,6 +53,19 @@ describe('R4 validation', () => {
     expect(await rulesOf({ ...observation, valueQuantity: { value: 1 }, component: [{ code: { text: 'c' }, valueInteger: 1 }] })).toEqual([]);
   });
 
+  it('dom-3: refuses a contained resource nothing refers to; accepts one referred to by a Reference, a canonical, or one that refers to its container', async () => {
+    const practitioner = { resourceType: 'Practitioner', id: 'p1' };
+    expect(await validateResources([{ ...observation, contained: [practitioner] }])).toEqual([
+      { index: 0, path: 'Observation.contained[0]', rule: 'R4_INVARIANT', message: 'dom-3: a contained resource must be referenced from the resource that contains it' },
+    ]);
+    expect(await rulesOf({ ...observation, performer: [{ reference: '#p1' }], contained: [practitioner] })).toEqual([]);
+    expect(await rulesOf({ ...observation, extension: [{ url: 'http://example.org/x', valueReference: { reference: '#p1' } }], contained: [practitioner] })).toEqual([]);
+    const questionnaire = { resourceType: 'Questionnaire', id: 'q', status: 'active' };
+    expect(await rulesOf({ resourceType: 'QuestionnaireResponse', status: 'completed', questionnaire: '#q', contained: [questionnaire] })).not.toContain('R4_INVARIANT');
+    const provenance = { resourceType: 'Provenance', id: 'pv', target: [{ reference: '#' }], recorded: '2020-01-01T00:00:00Z', agent: [{ who: { display: 'x' } }] };
+    expect(await rulesOf({ ...observation, contained: [provenance] })).toEqual([]);
+  });
+
   it('refuses unknown elements', async () => {
     expect(await rulesOf({ ...observation, colour: 'red' })).toContain('R4_UNKNOWN_ELEMENT');
   });

@@ -113,6 +113,8 @@ interface WalkContext {
   inContained: boolean;
   /** Paths of base64Binary values that are valid once their whitespace is left out (see below). */
   spacedBase64?: Set<string>;
+  /** `#id` values of canonical, uri and url elements (dom-3 counts them as references). */
+  localUris?: Set<string>;
 }
 
 function capitalize(s: string): string {
@@ -196,6 +198,7 @@ function walkValue(value: unknown, code: string, owner: InternalTypeSchema, path
     if (code === 'xhtml') {
       for (const issue of checkNarrative(value)) ctx.problems.push({ path, rule: issue.rule, message: issue.message });
     }
+    if (value.charCodeAt(0) === 0x23 /* # */ && (code === 'canonical' || code === 'uri' || code === 'url')) (ctx.localUris ??= new Set()).add(value);
     return;
   }
   if (!isObject(value)) return;
@@ -342,6 +345,30 @@ function checkRequiredCodes(tokens: Record<string, TypedValueWithPath[]>, defs: 
 }
 
 /**
+ * dom-3: a contained resource SHALL be referred to from elsewhere in the resource (a Reference, or a
+ * canonical/uri/url, `#id`) or SHALL refer to the containing resource (`#`). @medplum/core does not
+ * evaluate this invariant; R4 examples and Synthea's claims (`#referral`, `#coverage`) meet it.
+ */
+function checkContainedReferenced(resource: Record<string, unknown>, ctx: WalkContext): void {
+  const referred = new Set<string>(ctx.localUris);
+  let toContainer = ctx.localUris?.has('#') ?? false;
+  for (const ref of ctx.references) {
+    const r = ref.holder.reference;
+    if (typeof r !== 'string' || r.charCodeAt(0) !== 0x23) continue;
+    if (r === '#') toContainer = true;
+    else referred.add(r);
+  }
+  if (toContainer) return; // which contained one refers back is not tracked: do not refuse on a guess
+  const contained = resource.contained;
+  if (!Array.isArray(contained)) return;
+  contained.forEach((c, i) => {
+    if (isObject(c) && typeof c.id === 'string' && !referred.has(`#${c.id}`)) {
+      ctx.problems.push({ path: `${String(resource.resourceType)}.contained[${i}]`, rule: 'R4_INVARIANT', message: 'dom-3: a contained resource must be referenced from the resource that contains it' });
+    }
+  });
+}
+
+/**
  * Validates one resource with definitions already loaded (see {@link ensureDefinitions}). Pure
  * apart from reading the loaded definitions; never throws for bad data.
  */
@@ -362,6 +389,7 @@ export function validateLoaded(resource: unknown, defs: LoadedDefinitions): Reso
   }
   const ctx: WalkContext = { problems: result.problems, references: result.references, containedIds: result.containedIds, registry: getAllDataTypes(), inContained: false };
   walkResource(resource, type, ctx);
+  if (result.containedIds.size > 0) checkContainedReferenced(resource, ctx);
   const tokens: Record<string, TypedValueWithPath[]> = {};
   try {
     // R4 sets no size limit on base64Binary (medplum's default is 1 MiB): attachments are bounded by
