@@ -1,4 +1,4 @@
-import type * as Automerge from '@automerge/automerge';
+import * as Automerge from '@automerge/automerge';
 import type { ScopeName } from '../grants/index.js';
 import type { ChangeOrigin, SyncTarget } from '../sync/index.js';
 import type { RecordsPort } from './records-port.js';
@@ -34,10 +34,32 @@ export class ScopeTarget implements SyncTarget {
 
   apply(next: Automerge.Doc<unknown>, origin: ChangeOrigin): void {
     this.doc = next;
-    this.persisting = this.persisting.then(() => this.records.applyScopeDoc(this.scope, next)).catch((error: unknown) => {
+    this.persisting = this.persisting.then(() => this.persist(next)).catch((error: unknown) => {
       this.failure = error instanceof Error ? error : new Error('the records store refused the document');
     });
     for (const listener of [...this.listeners]) listener(origin);
+  }
+
+  /**
+   * Hands `next` to the records store. A local write stores changes before {@link refresh} gives
+   * them to the sessions; a message applied in between yields a document without them, which the
+   * store refuses (it never goes back). Then the stored document and `next` are merged and that is
+   * persisted: both the local write and what the message brought are kept.
+   */
+  private async persist(next: Automerge.Doc<unknown>): Promise<void> {
+    try {
+      await this.records.applyScopeDoc(this.scope, next);
+    } catch (error) {
+      if ((error as { code?: unknown } | null)?.code !== 'INVALID_INPUT') throw error;
+      const stored = await this.records.scopeDoc(this.scope);
+      if (Automerge.hasHeads(next, Automerge.getHeads(stored))) throw error;
+      const merged = Automerge.merge(stored, next);
+      await this.records.applyScopeDoc(this.scope, merged);
+      if (this.doc === next) {
+        this.doc = merged;
+        for (const listener of [...this.listeners]) listener({ local: true });
+      }
+    }
   }
 
   subscribe(listener: (origin: ChangeOrigin) => void): () => void {
