@@ -4,6 +4,7 @@
  * SVG cannot make it load anything), then find the QR with jsQR. One QR per image: for a chunked
  * card, decode each image and pass the texts together to parseImport.
  */
+import type * as NodeFs from 'node:fs/promises';
 import type * as NodeModule from 'node:module';
 import type * as NodeThreads from 'node:worker_threads';
 import jsQR from 'jsqr';
@@ -75,9 +76,8 @@ export const SVG_RENDER_TIMEOUT_MS = 10_000;
  */
 const SVG_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { readFileSync } = require('node:fs');
 const { Resvg, initWasm } = require(workerData.resvg);
-initWasm(readFileSync(workerData.wasm)).then(() => {
+initWasm(workerData.wasm).then(() => {
   const options = { font: { loadSystemFonts: false }, background: '#ffffff' };
   const probe = new Resvg(workerData.text, options);
   const long = Math.max(probe.width, probe.height);
@@ -90,6 +90,8 @@ initWasm(readFileSync(workerData.wasm)).then(() => {
 }).catch(() => parentPort.postMessage({ error: 'unreadable' }));
 `;
 
+let resvgWasm: Promise<WebAssembly.Module> | undefined;
+
 interface Pixels {
   data: Uint8ClampedArray;
   width: number;
@@ -97,14 +99,18 @@ interface Pixels {
 }
 
 /** Node's worker_threads and module, loaded by non-literal names so no bundler pulls them (or resvg) into the extension. */
-async function nodeModules(): Promise<{ Worker: typeof NodeThreads.Worker; resolve: (id: string) => string }> {
-  const names = { threads: 'node:worker_threads', module: 'node:module' };
+async function nodeModules(): Promise<{ Worker: typeof NodeThreads.Worker; resvg: string; wasm: WebAssembly.Module }> {
+  const names = { threads: 'node:worker_threads', module: 'node:module', fs: 'node:fs/promises' };
   try {
     const { Worker } = (await import(/* @vite-ignore */ names.threads)) as typeof NodeThreads;
     const { createRequire } = (await import(/* @vite-ignore */ names.module)) as typeof NodeModule;
+    const { readFile } = (await import(/* @vite-ignore */ names.fs)) as typeof NodeFs;
     const require = createRequire(import.meta.url);
-    return { Worker, resolve: (id) => require.resolve(id) };
+    // Compiled once per process and handed to each worker (a Module is shared, not recompiled).
+    resvgWasm ??= readFile(require.resolve('@resvg/resvg-wasm/index_bg.wasm')).then((bytes) => WebAssembly.compile(bytes));
+    return { Worker, resvg: require.resolve('@resvg/resvg-wasm'), wasm: await resvgWasm };
   } catch {
+    resvgWasm = undefined;
     // The extension reads SVG QR codes in its pages with the browser's own renderer.
     throw new RecordsError('IMAGE_UNREADABLE', 'SVG images cannot be read here');
   }
@@ -119,8 +125,8 @@ async function svgPixels(bytes: Uint8Array, timeoutMs: number): Promise<Pixels> 
     throw new RecordsError('IMAGE_UNREADABLE', 'The SVG image is not UTF-8 text');
   }
   if (SVG_REFUSED.test(text)) throw new RecordsError('IMAGE_UNREADABLE', 'The SVG image uses <use>, <image> or entities, which a QR code does not need');
-  const { Worker, resolve } = await nodeModules();
-  const workerData = { text, px: SVG_RASTER_PX, resvg: resolve('@resvg/resvg-wasm'), wasm: resolve('@resvg/resvg-wasm/index_bg.wasm') };
+  const { Worker, resvg, wasm } = await nodeModules();
+  const workerData = { text, px: SVG_RASTER_PX, resvg, wasm };
   const worker = new Worker(SVG_WORKER, { eval: true, workerData, stdout: true, stderr: true });
   const unreadable = new RecordsError('IMAGE_UNREADABLE', 'The SVG image could not be read');
   try {
