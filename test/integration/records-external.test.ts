@@ -88,4 +88,17 @@ describe('examples published by HL7, imported as a user would', () => {
     expect(fourteens).toHaveLength(2);
     expect(fourteens[0]!.resource.id).not.toBe(fourteens[1]!.resource.id);
   });
+
+  it('R4 bundle-references: versions 1 and 2 of one Patient (entries 7 and 8) import whole, as one record with one version in its history', async () => {
+    const parsed = await parseImport(sample('r4/bundle-references.json'), { now: NOW });
+    expect(parsed.problems).toEqual([]);
+    const { store } = await newStore();
+    const result = await store.importResources(parsed.resources);
+    const key = result.keys[8]!;
+    expect(result.keys[7]).toBe(key);
+    const line = store.summary(key)!;
+    expect(line.version).toBe(2);
+    expect(line.history).toBe(1);
+    expect((await store.get(key))!.resource.meta?.versionId).toBe('2');
+  });
 });

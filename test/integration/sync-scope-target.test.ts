@@ -4,6 +4,7 @@
  */
 import * as Automerge from '@automerge/automerge';
 import { describe, expect, it } from 'vitest';
+import type { Did } from '../../src/crypto/index.js';
 import { ScopeTarget } from '../../src/node/index.js';
 import { lab, newStore } from './records-support.js';
 
@@ -24,7 +25,7 @@ describe('ScopeTarget', () => {
     // was merged into the document the sessions still hold (without the write).
     await here.importResources([lab('g2', 80, '2024-02-02')]);
     const received = Automerge.merge(Automerge.clone(target.current()), await there.scopeDoc('labs'));
-    target.apply(received, { local: false });
+    target.apply(received, { local: false, remote: 'did:key:z6MkSyntheticRemoteDevice' as Did });
     await target.flush();
     await target.refresh();
 

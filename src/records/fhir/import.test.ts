@@ -228,6 +228,20 @@ describe('parseImport: bad input is refused whole, with a typed error', () => {
     expect((await refusal(parseImport(text, { now }))).problems[0]!.rule).toBe('DUPLICATE_ENTRY');
   });
 
+  it('two versions of one record under one fullUrl (R4 bdl-7: different meta.versionId) are both imported, as one record', async () => {
+    const v = (versionId: string, family: string) => ({ fullUrl: P, resource: { ...patient, meta: { versionId }, name: [{ family }] } as never });
+    const parsed = await parseImport(bundleOf('collection', [v('1', 'A'), v('2', 'B')]), { now });
+    expect(parsed.resources).toHaveLength(2);
+    expect(new Set(parsed.resources.map((r) => r.sourceKey)).size).toBe(1);
+    expect(new Set(parsed.resources.map((r) => r.resource.id)).size).toBe(1);
+    // The same versionId twice with different content is still refused (bdl-7).
+    expect((await refusal(parseImport(bundleOf('collection', [v('1', 'A'), v('1', 'B')]), { now }))).problems.map((p) => p.rule)).toContain('DUPLICATE_FULLURL');
+    // One identifier, two fullUrls, the same or no versionId: a conflict the file carries.
+    const identifier = [{ system: 'urn:oid:1.2.3', value: '9' }];
+    const same = bundleOf('collection', [{ resource: { ...patient, identifier, meta: { versionId: '1' } } as never }, { resource: { ...patient, identifier, meta: { versionId: '1' }, name: [{ family: 'B' }] } as never }]);
+    expect((await refusal(parseImport(same, { now }))).problems.map((p) => p.rule)).toContain('DUPLICATE_ENTRY');
+  });
+
   it('bundle types an import does not perform, and broken document bundles', async () => {
     expect((await refusal(parseImport(bundleOf('history', []), { now }))).problems[0]!.rule).toBe('UNSUPPORTED_BUNDLE_TYPE');
     const doc = await refusal(parseImport(bundleOf('document', [{ fullUrl: P, resource: patient as never }]), { now }));

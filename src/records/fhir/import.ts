@@ -321,6 +321,13 @@ function resolveUnit(unitEntries: Entry[], options: ParseImportOptions): void {
   for (const entry of unitEntries) entry.vaultId = vaultIdFor(entry.sourceKey!);
 }
 
+/** `meta.versionId` of a resource, if it has one. */
+function versionIdOf(resource: unknown): string | undefined {
+  const meta = (resource as { meta?: unknown }).meta;
+  const v = typeof meta === 'object' && meta !== null ? (meta as { versionId?: unknown }).versionId : undefined;
+  return typeof v === 'string' ? v : undefined;
+}
+
 /** Leaves out entries that reference an entry that is itself left out, until nothing changes. */
 function cascadeExclusions(units: Map<number, Entry[]>): void {
   let changed = true;
@@ -399,22 +406,26 @@ export async function parseImport(input: Uint8Array | string, options: ParseImpo
   }
   for (const unitEntries of units.values()) resolveUnit(unitEntries, options);
 
-  // The same record twice (same key): identical content is imported once; different content under
-  // one key is a conflict the file itself carries.
-  const byKey = new Map<string, Entry>();
+  // The same record twice (same key): identical content is imported once; two versions of it
+  // (different meta.versionId, which R4's bdl-7 allows under one fullUrl) are both imported, the
+  // store keeping one as current and the other in its history; different content under one key
+  // otherwise is a conflict the file itself carries.
+  const byKey = new Map<string, Entry[]>();
   const duplicates = new Set<Entry>();
   for (const entry of g.entries) {
     if (entry.sourceKey === undefined) continue;
-    const first = byKey.get(entry.sourceKey);
-    if (!first) {
-      byKey.set(entry.sourceKey, entry);
+    const earlier = byKey.get(entry.sourceKey);
+    if (!earlier) {
+      byKey.set(entry.sourceKey, [entry]);
       continue;
     }
     const strip = (r: unknown): string => {
       const { id: _id, meta: _meta, ...rest } = r as Record<string, unknown>;
       return canonicalJson(rest);
     };
-    if (strip(first.resource) === strip(entry.resource)) duplicates.add(entry);
+    const version = versionIdOf(entry.resource);
+    if (earlier.some((e) => strip(e.resource) === strip(entry.resource))) duplicates.add(entry);
+    else if (version !== undefined && earlier.every((e) => versionIdOf(e.resource) !== undefined && versionIdOf(e.resource) !== version)) earlier.push(entry);
     else entry.problems.push({ entry: entry.label, rule: 'DUPLICATE_ENTRY', message: 'another entry is the same record (same fullUrl or identifier) with different content' });
   }
 
