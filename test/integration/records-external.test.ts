@@ -99,6 +99,6 @@ describe('examples published by HL7, imported as a user would', () => {
     const line = store.summary(key)!;
     expect(line.version).toBe(2);
     expect(line.history).toBe(1);
-    expect((await store.get(key))!.resource.meta?.versionId).toBe('2');
+    expect(((await store.get(key))!.resource as { meta?: { versionId?: string } }).meta?.versionId).toBe('2');
   });
 });
