@@ -40,7 +40,7 @@ export { MAX_IMPORT_BYTES, MAX_JSON_DEPTH } from './fhir/json.js';
 /** Stable identity: the vault id of a source key, and canonical JSON. */
 export { vaultIdFor, canonicalJson } from './fhir/identity.js';
 /** SMART Health Cards: trust store, JWKS fetching, QR images. */
-export { TrustedIssuers, httpFetchJwks, decodeQrImage, verifyCard, jwkThumbprint, type FetchJwks, type VerifiedCard } from './shc/index.js';
+export { TrustedIssuers, httpFetchJwks, decodeQrImage, decodeQrImageAsync, imageKind, verifyCard, jwkThumbprint, type FetchJwks, type VerifiedCard } from './shc/index.js';
 
 // --- The record store (src/records/store), queries and export ---
 /**

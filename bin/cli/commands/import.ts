@@ -4,7 +4,8 @@ import {
   MAX_IMPORT_BYTES,
   RecordsError,
   TrustedIssuers,
-  decodeQrImage,
+  decodeQrImageAsync,
+  imageKind,
   parseImport,
   type CardReport,
   type ImportProblem,
@@ -125,7 +126,7 @@ export const run: Command = async (argv, io) => {
         throw error;
       }
     }
-    const units = importUnits(files);
+    const units = await importUnits(files);
     const results: FileResult[] = [];
     // A relative `Type/id` naming a resource of an earlier file of this run resolves to it, as it
     // would had that file been imported first.
@@ -217,11 +218,11 @@ const QR_CHUNK = /^shc:\/(\d{1,3})\/(\d{1,3})\/\d+$/i;
 const MAX_CHUNK_TEXT = 4096;
 
 /** The `shc:/C/N/…` text of a file that holds one QR chunk (as text, or as a PNG/JPEG of it). */
-function chunkText(bytes: Uint8Array): { text: string; total: string } | undefined {
+async function chunkText(bytes: Uint8Array): Promise<{ text: string; total: string } | undefined> {
   let text: string;
-  if ((bytes[0] === 0x89 && bytes[1] === 0x50) || (bytes[0] === 0xff && bytes[1] === 0xd8)) {
+  if (imageKind(bytes)) {
     try {
-      text = decodeQrImage(bytes);
+      text = await decodeQrImageAsync(bytes);
     } catch {
       return undefined; // parseImport reads the image again and reports what is wrong with it
     }
@@ -243,11 +244,11 @@ function chunkText(bytes: Uint8Array): { text: string; total: string } | undefin
  * hands out a chunked card as N separate codes. (Chunks of two cards with the same count, in one
  * command, cannot be told apart: parseImport then reports a chunk given twice.)
  */
-function importUnits(files: readonly { path: string; bytes: Uint8Array }[]): ImportUnit[] {
+async function importUnits(files: readonly { path: string; bytes: Uint8Array }[]): Promise<ImportUnit[]> {
   const units: (ImportUnit | { total: string; chunks: { path: string; text: string }[] })[] = [];
   const groups = new Map<string, { total: string; chunks: { path: string; text: string }[] }>();
   for (const { path, bytes } of files) {
-    const chunk = chunkText(bytes);
+    const chunk = await chunkText(bytes);
     if (!chunk) {
       units.push({ path, name: basename(path), input: bytes });
       continue;

@@ -18,7 +18,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { RecordsError, type ImportProblem } from '../errors.js';
 import { fhirJsonProvenance, shcProvenance, type Provenance } from '../provenance.js';
 import { assignScope, type ScopeName } from '../scopes.js';
-import { MAX_CARDS_PER_FILE, assembleQrLines, decodeQrImage, imageKind, looksLikeJws, parseJws, verifyCard, type FetchJwks, type TrustedIssuers } from '../shc/index.js';
+import { MAX_CARDS_PER_FILE, assembleQrLines, decodeQrImageAsync, imageKind, looksLikeJws, parseJws, verifyCard, type FetchJwks, type TrustedIssuers } from '../shc/index.js';
 import { entriesOfBundle, type RawEntry } from './bundle.js';
 import { ensureDefinitions } from './definitions.js';
 import { canonicalJson, contentSourceKey, declaredSourceKey, vaultIdFor } from './identity.js';
@@ -119,14 +119,14 @@ function detectText(text: string): Detected {
   throw new RecordsError('UNKNOWN_FORMAT', 'The input is not FHIR JSON, a SMART Health Card, shc:/ QR text or a QR image');
 }
 
-function detect(input: Uint8Array | string): Detected {
+async function detect(input: Uint8Array | string): Promise<Detected> {
   if (typeof input === 'string') {
     if (input.length > MAX_IMPORT_BYTES) throw new RecordsError('FILE_TOO_LARGE', `The input is larger than ${MAX_IMPORT_BYTES / 1024 / 1024} MiB`);
     return detectText(input);
   }
   if (!(input instanceof Uint8Array)) throw new RecordsError('INVALID_INPUT', '"input" expected Uint8Array or string');
   if (input.length > MAX_IMPORT_BYTES) throw new RecordsError('FILE_TOO_LARGE', `The input is larger than ${MAX_IMPORT_BYTES / 1024 / 1024} MiB`);
-  if (imageKind(input)) return detectText(decodeQrImage(input));
+  if (imageKind(input)) return detectText(await decodeQrImageAsync(input));
   return detectText(decodeUtf8(input));
 }
 
@@ -391,7 +391,7 @@ function finish(entry: Entry, unitEntries: Entry[]): ImportedResource {
  */
 export async function parseImport(input: Uint8Array | string, options: ParseImportOptions): Promise<ParsedImport> {
   if (!(options.now instanceof Date) || Number.isNaN(options.now.getTime())) throw new RecordsError('INVALID_INPUT', '"now" expected a valid Date');
-  const detected = detect(input);
+  const detected = await detect(input);
   const g = await gather(detected, options);
   if (g.fatal && !options.partial) throw g.fatal;
   if (g.entries.length > MAX_RESOURCES_PER_IMPORT) {

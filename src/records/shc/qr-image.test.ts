@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { parseImport } from '../index.js';
 import { assembleQrLines, verifyCard } from './index.js';
 import { MAX_SVG_BYTES, decodeQrImage, decodeQrImageAsync, imageKind } from './qr-image.js';
-import { spec, SPEC_ISS, SPEC_NOW, specTrust } from '../../../test/fixtures/shc-spec.js';
+import { refusal, spec, SPEC_ISS, SPEC_NOW, specTrust } from '../../../test/fixtures/shc-spec.js';
 
 // The spec's example QR codes as SVG (smart-on-fhir/health-cards, gh-pages, examples/; CC-BY 4.0 /
 // MIT): see test/fixtures/README.md.
@@ -39,6 +40,18 @@ describe('QR codes in SVG images', () => {
     expect(jwss).toEqual([spec('example-02-d-jws.txt').trim()]);
     const card = await verifyCard(jwss[0]!, { trust: specTrust(), now: SPEC_NOW });
     expect(card).toMatchObject({ issuer: SPEC_ISS, verified: true });
+  });
+
+  it('parseImport reads an SVG QR by content: the spec card verified; no QR, malformed or oversized SVG imports nothing', async () => {
+    const parsed = await parseImport(svg('example-00-g-qr-code-0.svg'), { trust: specTrust(), now: SPEC_NOW });
+    expect(parsed.cards).toEqual([expect.objectContaining({ issuer: SPEC_ISS, verified: true })]);
+    expect(parsed.resources.length).toBe(4);
+    const blank = utf8('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 9 9"><rect width="9" height="9" fill="#fff"/></svg>');
+    expect((await refusal(parseImport(blank, { trust: specTrust(), now: SPEC_NOW }))).code).toBe('IMAGE_NO_QR');
+    expect((await refusal(parseImport(utf8('<svg xmlns="http://www.w3.org/2000/svg"><rect></svg>'), { now: SPEC_NOW }))).code).toBe('IMAGE_UNREADABLE');
+    const big = new Uint8Array(MAX_SVG_BYTES + 1).fill(0x20);
+    big.set(utf8('<svg xmlns="http://www.w3.org/2000/svg">'));
+    expect((await refusal(parseImport(big, { now: SPEC_NOW }))).code).toBe('FILE_TOO_LARGE');
   });
 
   it('the synchronous decodeQrImage refuses SVG (it is drawn in a worker) rather than guessing', () => {
