@@ -438,6 +438,21 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
     return engineError(e);
   };
 
+  /** The records a patient shares with this provider now (a live grant), loaded; NOT_FOUND otherwise. */
+  const liveSharedStore = async (patient: string): Promise<{ store: RecordStore; vault: VaultId }> => {
+    const s = await requireSession();
+    const shared = s.node.sharedVaults().find((v) => v.patient === patient);
+    if (!shared) throw new BackendError('NOT_FOUND', 'No share from that patient');
+    const log = await s.node.loadVault(shared.vault);
+    if (!log || !grantViews(log, s.identity.did, now(), 'provider').some((g) => g.status === 'live')) {
+      throw new BackendError('NOT_FOUND', 'No live share from that patient');
+    }
+    await s.node.sharedRecords(shared.vault);
+    const store = s.records.get(shared.vault);
+    if (!store) throw new BackendError('NOT_FOUND', 'No records from that patient yet');
+    return { store, vault: shared.vault };
+  };
+
   const backend: EngineBackend = {
     async status(): Promise<VaultStatus> {
       const s = await base.status();
@@ -681,16 +696,7 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
         return out;
       },
       async records({ patient, scope, resourceType, limit }) {
-        const s = await requireSession();
-        const shared = s.node.sharedVaults().find((v) => v.patient === patient);
-        if (!shared) throw new BackendError('NOT_FOUND', 'No share from that patient');
-        const log = await s.node.loadVault(shared.vault);
-        if (!log || !grantViews(log, s.identity.did, now(), 'provider').some((g) => g.status === 'live')) {
-          throw new BackendError('NOT_FOUND', 'No live share from that patient');
-        }
-        await s.node.sharedRecords(shared.vault);
-        const store = s.records.get(shared.vault);
-        if (!store) throw new BackendError('NOT_FOUND', 'No records from that patient yet');
+        const { store } = await liveSharedStore(patient);
         const lines = recordTimeline(store, {
           limit,
           ...(scope !== undefined && { scopes: [scope] }),
@@ -699,17 +705,8 @@ export async function createEngineBackend(init: EngineBackendInit): Promise<Engi
         return { records: await views(store, lines) };
       },
       async readAttachment({ patient, ...query }) {
-        const s = await requireSession();
-        const shared = s.node.sharedVaults().find((v) => v.patient === patient);
-        if (!shared) throw new BackendError('NOT_FOUND', 'No share from that patient');
-        const log = await s.node.loadVault(shared.vault);
-        if (!log || !grantViews(log, s.identity.did, now(), 'provider').some((g) => g.status === 'live')) {
-          throw new BackendError('NOT_FOUND', 'No live share from that patient');
-        }
-        await s.node.sharedRecords(shared.vault);
-        const store = s.records.get(shared.vault);
-        if (!store) throw new BackendError('NOT_FOUND', 'No records from that patient yet');
-        return readAttachmentIn(store, shared.vault, query);
+        const { store, vault } = await liveSharedStore(patient);
+        return readAttachmentIn(store, vault, query);
       },
       async redeem(invitation, request) {
         const s = await requireSession();
