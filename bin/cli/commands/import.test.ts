@@ -194,7 +194,8 @@ describe('pvault import', () => {
     expect(named.stdout).not.toContain('without "iss"');
   });
 
-  it('refuses a second card signed with a bare-JWKS key but naming another issuer, importing nothing (or it unverified when allowed)', async () => {
+  /** A vault, a clinic's bare JWKS, a card of the clinic, and one signed with its key naming another issuer. */
+  async function forgedSetup(): Promise<{ dir: string; bare: string; genuine: string; forged: string }> {
     const dir = await initVault(root);
     const issuer = await createIssuer('https://clinic.example.org/shc');
     const bare = join(root, 'clinic-jwks.json');
@@ -203,6 +204,11 @@ describe('pvault import', () => {
     await writeFile(genuine, await signHealthCard(issuer, shcBundle(1)));
     const forged = join(root, 'forged-card.txt');
     await writeFile(forged, await signHealthCard(issuer, shcBundle(2), { iss: 'https://elsewhere.example.org/shc' }));
+    return { dir, bare, genuine, forged };
+  }
+
+  it('refuses a second card signed with a bare-JWKS key but naming another issuer, importing nothing (or it unverified when allowed)', async () => {
+    const { dir, bare, genuine, forged } = await forgedSetup();
     const before = await dumpVault(dir);
     const refused = await pvault('import', genuine, forged, '--vault', dir, '--trust', bare);
     expect(refused.code).toBe(1);
@@ -216,14 +222,7 @@ describe('pvault import', () => {
   });
 
   it('keeps a bare-JWKS key bound to its first issuer across runs: a card naming another issuer in a later run is refused', async () => {
-    const dir = await initVault(root);
-    const issuer = await createIssuer('https://clinic.example.org/shc');
-    const bare = join(root, 'clinic-jwks.json');
-    await writeFile(bare, JSON.stringify(issuer.jwks));
-    const genuine = join(root, 'clinic-card.txt');
-    await writeFile(genuine, await signHealthCard(issuer, shcBundle(1)));
-    const forged = join(root, 'forged-card.txt');
-    await writeFile(forged, await signHealthCard(issuer, shcBundle(2), { iss: 'https://elsewhere.example.org/shc' }));
+    const { dir, bare, genuine, forged } = await forgedSetup();
     const first = await pvault('import', genuine, '--vault', dir, '--trust', bare);
     expect(first.code).toBe(0);
     expect(first.stdout).toContain('issuer https://clinic.example.org/shc — verified');
