@@ -194,6 +194,18 @@ describe('pvault import', () => {
     expect(named.stdout).not.toContain('without "iss"');
   });
 
+  it('refuses a bundle type that holds no records (a transaction-response) once, without suggesting --partial', async () => {
+    const dir = await initVault(root);
+    const file = join(root, 'response.json');
+    await writeFile(file, JSON.stringify({ resourceType: 'Bundle', type: 'transaction-response', entry: [{ response: { status: '201 Created' } }] }));
+    const r = await pvault('import', file, '--vault', dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('[INVALID_RESOURCE]');
+    expect(r.stderr).toContain('UNSUPPORTED_BUNDLE_TYPE');
+    expect(r.stderr.split('Bundle.type must be').length).toBe(2);
+    expect(r.stderr).not.toContain('--partial');
+  });
+
   /** A vault, a clinic's bare JWKS, a card of the clinic, and one signed with its key naming another issuer. */
   async function forgedSetup(): Promise<{ dir: string; bare: string; genuine: string; forged: string }> {
     const dir = await initVault(root);

@@ -155,9 +155,13 @@ export const run: Command = async (argv, io) => {
         }
         if (error instanceof RecordsError) {
           io.stderr(`pvault import: ${file}: ${error.message} [${error.code}]`);
-          printProblems(io, error.problems);
+          // A refusal of the file as a whole (its one problem is the message): said once, and
+          // --partial would not help.
+          const whole = error.problems.length === 1 && error.message.endsWith(error.problems[0]!.message) && WHOLE_FILE_RULES.has(error.problems[0]!.rule);
+          if (whole) io.stderr(`  ${error.problems[0]!.entry}: ${error.problems[0]!.rule}`);
+          else printProblems(io, error.problems);
           if (error.code === 'SHC_UNTRUSTED_ISSUER') io.stderr(UNTRUSTED_HINT);
-          io.stderr('Nothing was imported. Fix the file, or use --partial to import the valid part.');
+          io.stderr(whole ? 'Nothing was imported.' : 'Nothing was imported. Fix the file, or use --partial to import the valid part.');
           return EXIT_BAD_INPUT;
         }
         throw error;
@@ -206,6 +210,9 @@ export const run: Command = async (argv, io) => {
     await records.close();
   }
 };
+
+/** Rules that refuse a whole file (no valid part for --partial to import). */
+const WHOLE_FILE_RULES = new Set(['UNSUPPORTED_BUNDLE_TYPE']);
 
 /** Where the issuer bindings of bare trusted keys are kept in the vault (sealed, beside the records). */
 const KEY_BINDINGS_KEY = 'cli/shc-key-bindings';
