@@ -54,6 +54,8 @@ interface ImportUnit {
   path: string;
   name: string;
   input: Uint8Array | string;
+  /** Why the file's image could not be read (reported as parseImport would, without reading it again). */
+  unreadable?: Error;
 }
 
 interface FileResult {
@@ -132,9 +134,10 @@ export const run: Command = async (argv, io) => {
     // would had that file been imported first.
     const earlier = new Map<string, string>();
     const resolveReference = (reference: string): string | undefined => records.store.resolveReference(reference) ?? earlier.get(`id:${reference}`);
-    for (const [i, { path: file, name, input }] of units.entries()) {
+    for (const [i, { path: file, name, input, unreadable }] of units.entries()) {
       const label = units.length > 1 ? `${name} (${i + 1}/${units.length})` : name;
       try {
+        if (unreadable !== undefined) throw unreadable;
         const parsed = await parseImport(input, {
           fileName: name,
           now,
@@ -224,19 +227,23 @@ const QR_CHUNK = /^shc:\/(\d{1,3})\/(\d{1,3})\/\d+$/i;
 /** A chunk is at most 1,191 JWS characters, two digits each: anything much longer is not one. */
 const MAX_CHUNK_TEXT = 4096;
 
-/** The `shc:/C/N/…` text of a file that holds one QR chunk (as text, or as a PNG/JPEG of it). */
-async function chunkText(bytes: Uint8Array): Promise<{ text: string; total: string } | undefined> {
+/**
+ * What a file gives parseImport: an image's QR text, decoded here once (an SVG can take seconds to
+ * draw), else the bytes as read. Throws what decoding the image throws.
+ */
+async function fileInput(bytes: Uint8Array): Promise<Uint8Array | string> {
+  return imageKind(bytes) ? decodeQrImageAsync(bytes) : bytes;
+}
+
+/** The `shc:/C/N/…` text of an input that is one QR chunk, and its chunk count. */
+function chunkOf(input: Uint8Array | string): { text: string; total: string } | undefined {
   let text: string;
-  if (imageKind(bytes)) {
-    try {
-      text = await decodeQrImageAsync(bytes);
-    } catch {
-      return undefined; // parseImport reads the image again and reports what is wrong with it
-    }
+  if (typeof input === 'string') {
+    text = input;
   } else {
-    if (bytes.length > MAX_CHUNK_TEXT) return undefined;
+    if (input.length > MAX_CHUNK_TEXT) return undefined;
     try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+      text = new TextDecoder('utf-8', { fatal: true }).decode(input);
     } catch {
       return undefined;
     }
@@ -255,9 +262,16 @@ async function importUnits(files: readonly { path: string; bytes: Uint8Array }[]
   const units: (ImportUnit | { total: string; chunks: { path: string; text: string }[] })[] = [];
   const groups = new Map<string, { total: string; chunks: { path: string; text: string }[] }>();
   for (const { path, bytes } of files) {
-    const chunk = await chunkText(bytes);
+    let input: Uint8Array | string;
+    try {
+      input = await fileInput(bytes);
+    } catch (error) {
+      units.push({ path, name: basename(path), input: bytes, unreadable: error instanceof Error ? error : new Error('the image could not be read') });
+      continue;
+    }
+    const chunk = chunkOf(input);
     if (!chunk) {
-      units.push({ path, name: basename(path), input: bytes });
+      units.push({ path, name: basename(path), input });
       continue;
     }
     let group = groups.get(chunk.total);
